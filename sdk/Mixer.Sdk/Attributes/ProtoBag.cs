@@ -1,0 +1,497 @@
+using Google.Protobuf;
+using Google.Protobuf.Collections;
+using Istio.Mixer.V1;
+using ProtoDuration = Google.Protobuf.WellKnownTypes.Duration;
+using ProtoTimestamp = Google.Protobuf.WellKnownTypes.Timestamp;
+
+namespace Mixer.Sdk;
+
+/// <summary>
+/// A bag over one <see cref="CompressedAttributes"/> as it came off the wire. Every word index is
+/// checked when the bag is made (<see cref="TryCreate"/>), so a bad request fails whole and early;
+/// values are converted only when looked up; lookups are recorded in a <see cref="ReferenceTracker"/>.
+/// </summary>
+/// <remarks>
+/// Word indexes: i &gt;= 0 is global word i, i &lt; 0 is message word -1-i. A client whose global
+/// dictionary is longer than ours (a newer proxy) may name attributes with words we do not have: as
+/// in Istio, such attributes are simply not seen. Any other index outside both lists is an error.
+/// </remarks>
+public sealed class ProtoBag : IAttributeBag
+{
+    /// <summary>
+    /// How an invalid-attributes error starts. Istio's proxy recognises this prefix on an
+    /// INVALID_ARGUMENT answer and falls back to the base global dictionary, so keep it verbatim.
+    /// </summary>
+    public const string InvalidAttributesPrefix = "Request could not be processed due to invalid attributes: ";
+
+    private const byte SlotString = 1;
+    private const byte SlotInt64 = 2;
+    private const byte SlotDouble = 3;
+    private const byte SlotBool = 4;
+    private const byte SlotTimestamp = 5;
+    private const byte SlotDuration = 6;
+    private const byte SlotBytes = 7;
+    private const byte SlotStringMap = 8;
+
+    private Slot[] _slots;
+    private int _count;
+    private readonly IReadOnlyList<string> _words;
+
+    private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
+    {
+        _slots = new Slot[Math.Max(capacity, 1)];
+        _words = words;
+        Tracker = tracker;
+    }
+
+    /// <summary>Where lookups are recorded, if anywhere.</summary>
+    public ReferenceTracker? Tracker { get; set; }
+
+    /// <summary>Number of attributes in the bag.</summary>
+    public int Count => _count;
+
+    /// <inheritdoc/>
+    public IEnumerable<string> Names
+    {
+        get
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                yield return _slots[i].Name;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks every index of <paramref name="attributes"/> and makes a bag over it.
+    /// </summary>
+    /// <param name="attributes">The attributes as received.</param>
+    /// <param name="globalWordCount">The client's <c>global_word_count</c>.</param>
+    /// <param name="defaultWords">Report's <c>default_words</c>: used when the message has no words of its own.</param>
+    /// <param name="tracker">Where to record lookups, or null.</param>
+    /// <param name="bag">The bag, when the attributes are valid.</param>
+    /// <param name="error">What is wrong, starting with <see cref="InvalidAttributesPrefix"/>, when they are not.</param>
+    public static bool TryCreate(
+        CompressedAttributes attributes,
+        uint globalWordCount,
+        IReadOnlyList<string>? defaultWords,
+        ReferenceTracker? tracker,
+        out ProtoBag bag,
+        out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        IReadOnlyList<string> words = attributes.Words.Count == 0 && defaultWords is not null ? defaultWords : attributes.Words;
+        var capacity = attributes.Strings.Count + attributes.Int64S.Count + attributes.Doubles.Count + attributes.Bools.Count
+            + attributes.Timestamps.Count + attributes.Durations.Count + attributes.Bytes.Count + attributes.StringMaps.Count;
+        bag = new ProtoBag(capacity, words, tracker);
+        var d = new Decoder(words, globalWordCount);
+
+        // Each typed map in turn; a name that resolves to a word we do not know (beyond our global
+        // dictionary but within the client's) is skipped, as Istio 1.0 never saw such attributes.
+        if (attributes.Strings.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Strings)
+            {
+                if (!d.Name(k, "strings", out var name, out error))
+                {
+                    if (error is not null) return false;
+                    continue;
+                }
+
+                if (!d.Value(v, $"the value of '{name}'", out var value, out error)) return false;
+                if (!bag.Add(name, SlotString, 0, value, out error)) return false;
+            }
+        }
+
+        if (attributes.Int64S.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Int64S)
+            {
+                if (!d.Name(k, "int64s", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!bag.Add(name, SlotInt64, v, null, out error)) return false;
+            }
+        }
+
+        if (attributes.Doubles.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Doubles)
+            {
+                if (!d.Name(k, "doubles", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!bag.Add(name, SlotDouble, BitConverter.DoubleToInt64Bits(v), null, out error)) return false;
+            }
+        }
+
+        if (attributes.Bools.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Bools)
+            {
+                if (!d.Name(k, "bools", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!bag.Add(name, SlotBool, v ? 1 : 0, null, out error)) return false;
+            }
+        }
+
+        if (attributes.Timestamps.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Timestamps)
+            {
+                if (!d.Name(k, "timestamps", out var name, out error)) { if (error is not null) return false; continue; }
+                if (v is null || v.Nanos is < 0 or > 999_999_999)
+                {
+                    error = $"{InvalidAttributesPrefix}timestamp '{name}' has nanos outside 0..999999999";
+                    return false;
+                }
+
+                if (!bag.Add(name, SlotTimestamp, 0, v, out error)) return false;
+            }
+        }
+
+        if (attributes.Durations.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Durations)
+            {
+                if (!d.Name(k, "durations", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!TryNanos(v, out var nanos))
+                {
+                    error = $"{InvalidAttributesPrefix}duration '{name}' is out of range (at most about 292 years, seconds and nanos of one sign)";
+                    return false;
+                }
+
+                if (!bag.Add(name, SlotDuration, nanos, null, out error)) return false;
+            }
+        }
+
+        if (attributes.Bytes.Count > 0)
+        {
+            foreach (var (k, v) in attributes.Bytes)
+            {
+                if (!d.Name(k, "bytes", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!bag.Add(name, SlotBytes, 0, v, out error)) return false;
+            }
+        }
+
+        if (attributes.StringMaps.Count > 0)
+        {
+            foreach (var (k, v) in attributes.StringMaps)
+            {
+                if (!d.Name(k, "string_maps", out var name, out error)) { if (error is not null) return false; continue; }
+                if (!ResolveMap(d, name, v, out var map, out error)) return false;
+                if (!bag.Add(name, SlotStringMap, 0, map, out error)) return false;
+            }
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGet(string name, out AttributeValue value)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (string.Equals(_slots[i].Name, name, StringComparison.Ordinal))
+            {
+                return Found(i, out value);
+            }
+        }
+
+        Tracker?.Attribute(name, false);
+        value = default;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGet(AttributeName name, out AttributeValue value)
+    {
+        var i = Find(name);
+        if (i >= 0)
+        {
+            return Found(i, out value);
+        }
+
+        Tracker?.Attribute(name.Name, false);
+        value = default;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetMapValue(AttributeName name, string key, out string value)
+    {
+        var i = Find(name);
+        if (i < 0 || _slots[i].Kind != SlotStringMap)
+        {
+            Tracker?.Attribute(name.Name, i >= 0);
+            value = string.Empty;
+            return false;
+        }
+
+        var found = ((ResolvedMap)_slots[i].Ref!).TryGetValue(key, out value);
+        Tracker?.MapKey(name.Name, key, found);
+        return found;
+    }
+
+    /// <summary>The attribute at position <paramref name="index"/> (0..Count-1), not recorded.</summary>
+    internal (string Name, AttributeValue Value) At(int index) => (_slots[index].Name, Convert(index));
+
+    private int Find(AttributeName name)
+    {
+        var gi = name.GlobalIndex;
+        var slots = _slots;
+        if (gi >= 0)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                if (slots[i].GlobalIndex == gi)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        for (var i = 0; i < _count; i++)
+        {
+            if (string.Equals(slots[i].Name, name.Name, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private bool Found(int i, out AttributeValue value)
+    {
+        value = Convert(i);
+        if (Tracker is { } t)
+        {
+            if (value.Type == ValueType.StringMap)
+            {
+                t.WholeMap(_slots[i].Name);
+            }
+            else
+            {
+                t.Attribute(_slots[i].Name, true);
+            }
+        }
+
+        return true;
+    }
+
+    private AttributeValue Convert(int i)
+    {
+        ref var s = ref _slots[i];
+        switch (s.Kind)
+        {
+            case SlotString:
+                return AttributeValue.String((string)s.Ref!);
+            case SlotInt64:
+                return AttributeValue.Int64(s.Bits);
+            case SlotDouble:
+                return AttributeValue.Double(BitConverter.Int64BitsToDouble(s.Bits));
+            case SlotBool:
+                return AttributeValue.Bool(s.Bits != 0);
+            case SlotTimestamp:
+                var ts = (ProtoTimestamp)s.Ref!;
+                return AttributeValue.Timestamp(ts.Seconds, ts.Nanos);
+            case SlotDuration:
+                return AttributeValue.DurationNanos(s.Bits);
+            case SlotBytes:
+                // Converted once per bag: later lookups share the array.
+                if (s.Ref is ByteString bs)
+                {
+                    s.Ref = bs.ToByteArray();
+                }
+
+                return AttributeValue.Bytes((byte[])s.Ref!);
+            default:
+                return AttributeValue.StringMap((ResolvedMap)s.Ref!);
+        }
+    }
+
+    private bool Add(string name, byte kind, long bits, object? reference, out string? error)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (string.Equals(_slots[i].Name, name, StringComparison.Ordinal))
+            {
+                error = $"{InvalidAttributesPrefix}attribute '{name}' is given more than once";
+                return false;
+            }
+        }
+
+        if (_count == _slots.Length)
+        {
+            Array.Resize(ref _slots, _slots.Length * 2);
+        }
+
+        _slots[_count++] = new Slot
+        {
+            Name = name,
+            GlobalIndex = GlobalDictionary.IndexOf(name),
+            Kind = kind,
+            Bits = bits,
+            Ref = reference,
+        };
+        error = null;
+        return true;
+    }
+
+    private static bool TryNanos(ProtoDuration? d, out long nanos)
+    {
+        nanos = 0;
+        if (d is null)
+        {
+            return true;
+        }
+
+        if (d.Nanos is < -999_999_999 or > 999_999_999 || (d.Seconds > 0 && d.Nanos < 0) || (d.Seconds < 0 && d.Nanos > 0))
+        {
+            return false;
+        }
+
+        const long maxSeconds = long.MaxValue / 1_000_000_000L - 1;
+        if (d.Seconds is > maxSeconds or < -maxSeconds)
+        {
+            return false;
+        }
+
+        nanos = (d.Seconds * 1_000_000_000L) + d.Nanos;
+        return true;
+    }
+
+    private static bool ResolveMap(in Decoder d, string name, Istio.Mixer.V1.StringMap? map, out ResolvedMap resolved, out string? error)
+    {
+        var entries = map?.Entries;
+        var n = entries?.Count ?? 0;
+        var keys = n == 0 ? [] : new string[n];
+        var values = n == 0 ? [] : new string[n];
+        var j = 0;
+        if (entries is not null && n > 0)
+        {
+            foreach (var (k, v) in entries)
+            {
+                if (!d.Value(k, $"a key of '{name}'", out var key, out error) || !d.Value(v, $"a value of '{name}'", out var value, out error))
+                {
+                    resolved = null!;
+                    return false;
+                }
+
+                keys[j] = key;
+                values[j] = value;
+                j++;
+            }
+        }
+
+        resolved = new ResolvedMap(keys, values);
+        error = null;
+        return true;
+    }
+
+    private struct Slot
+    {
+        public string Name;
+        public int GlobalIndex;
+        public byte Kind;
+        public long Bits;
+        public object? Ref;
+    }
+
+    /// <summary>Resolves word indexes against the message's words and the global dictionary.</summary>
+    private readonly struct Decoder(IReadOnlyList<string> words, uint globalWordCount)
+    {
+        /// <summary>
+        /// A name index. False with a null error: the word is one the client knows and we do not
+        /// (skip the attribute). False with an error: the index is invalid.
+        /// </summary>
+        public bool Name(int index, string map, out string name, out string? error)
+        {
+            if (Resolve(index, out name))
+            {
+                error = null;
+                return true;
+            }
+
+            if (index >= GlobalDictionary.Count && index < globalWordCount)
+            {
+                error = null;
+                return false;
+            }
+
+            error = Undefined(index, $"an attribute name in {map}");
+            return false;
+        }
+
+        public bool Value(int index, string what, out string value, out string? error)
+        {
+            if (Resolve(index, out value))
+            {
+                error = null;
+                return true;
+            }
+
+            error = index >= GlobalDictionary.Count && index < globalWordCount
+                ? $"{InvalidAttributesPrefix}word index {index} ({what}) is beyond this Mixer's global dictionary of {GlobalDictionary.Count} words; encode it as a message word"
+                : Undefined(index, what);
+            return false;
+        }
+
+        private bool Resolve(int index, out string word)
+        {
+            if (index >= 0)
+            {
+                if (index < GlobalDictionary.Count)
+                {
+                    word = GlobalDictionary.Word(index);
+                    return true;
+                }
+            }
+            else
+            {
+                var slot = -1L - index;
+                if (slot < words.Count)
+                {
+                    word = words[(int)slot];
+                    return true;
+                }
+            }
+
+            word = string.Empty;
+            return false;
+        }
+
+        private string Undefined(int index, string what) =>
+            $"{InvalidAttributesPrefix}word index {index} ({what}) is not defined: the global dictionary has {GlobalDictionary.Count} words (indexes 0..{GlobalDictionary.Count - 1}) and the message {words.Count} (indexes -1..{-words.Count})";
+    }
+
+    /// <summary>A string map whose words are resolved; lookups scan (maps are small).</summary>
+    private sealed class ResolvedMap(string[] keys, string[] values) : IStringMap
+    {
+        public int Count => keys.Length;
+
+        public bool TryGetValue(string key, out string value)
+        {
+            for (var i = 0; i < keys.Length; i++)
+            {
+                if (string.Equals(keys[i], key, StringComparison.Ordinal))
+                {
+                    value = values[i];
+                    return true;
+                }
+            }
+
+            value = string.Empty;
+            return false;
+        }
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+        {
+            for (var i = 0; i < keys.Length; i++)
+            {
+                yield return new KeyValuePair<string, string>(keys[i], values[i]);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
