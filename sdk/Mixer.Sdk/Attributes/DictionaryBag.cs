@@ -55,7 +55,7 @@ public sealed class DictionaryBag : IAttributeBag
         {
             if (found && value.Type == ValueType.StringMap)
             {
-                t.WholeMap(name);
+                t.WholeMap(name, value.AsStringMap);
             }
             else
             {

@@ -267,7 +267,7 @@ public sealed class ProtoBag : IAttributeBag
         {
             if (value.Type == ValueType.StringMap)
             {
-                t.WholeMap(_slots[i].Name);
+                t.WholeMap(_slots[i].Name, value.AsStringMap);
             }
             else
             {

@@ -23,7 +23,7 @@ public readonly record struct AttributeReference(string Name, string? MapKey, Re
 public sealed class ReferenceTracker
 {
     private readonly List<AttributeReference> _references = new(16);
-    private readonly HashSet<string> _wholeMaps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IStringMap> _wholeMaps = new(StringComparer.Ordinal);
 
     /// <summary>Every lookup recorded so far, in order, duplicates included.</summary>
     public IReadOnlyList<AttributeReference> References => _references;
@@ -32,7 +32,7 @@ public sealed class ReferenceTracker
     /// The present string maps that were read as a whole (not key by key). The wire cannot say
     /// "this whole map": an exact cache must not reuse an answer that depended on one.
     /// </summary>
-    public IReadOnlyCollection<string> WholeMaps => _wholeMaps;
+    public IReadOnlyDictionary<string, IStringMap> WholeMaps => _wholeMaps;
 
     /// <summary>How many references are recorded (a mark to roll back to).</summary>
     public int Count => _references.Count;
@@ -45,8 +45,8 @@ public sealed class ReferenceTracker
     public void MapKey(string name, string key, bool present) =>
         _references.Add(new AttributeReference(name, key, present ? ReferenceKind.Exact : ReferenceKind.Absence));
 
-    /// <summary>Records that a present map was used as a whole.</summary>
-    public void WholeMap(string name) => _wholeMaps.Add(name);
+    /// <summary>Records that a present map was used as a whole, with the map seen.</summary>
+    public void WholeMap(string name, IStringMap map) => _wholeMaps[name] = map;
 
     /// <summary>Forgets references recorded after <paramref name="mark"/> (a <see cref="Count"/> taken earlier).</summary>
     public void RollBack(int mark)

@@ -1,0 +1,59 @@
+using Google.Protobuf;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
+using Istio.Mixer.V1;
+
+namespace Mixer.Server.Api;
+
+/// <summary>
+/// Binds /istio.mixer.v1.Mixer/Check and /Report with our own marshallers. grpc-dotnet reports a
+/// body that does not parse as a bare UNKNOWN; a client deserves INVALID_ARGUMENT and the parser's
+/// reason, so the request parser raises that itself.
+/// </summary>
+internal sealed class MixerMethods : IServiceMethodProvider<MixerService>
+{
+    private const string ServiceName = "istio.mixer.v1.Mixer";
+
+    public static readonly Method<CheckRequest, CheckResponse> Check = new(
+        MethodType.Unary, ServiceName, "Check", RequestMarshaller(CheckRequest.Parser, "Check"), ResponseMarshaller<CheckResponse>());
+
+    public static readonly Method<ReportRequest, ReportResponse> Report = new(
+        MethodType.Unary, ServiceName, "Report", RequestMarshaller(ReportRequest.Parser, "Report"), ResponseMarshaller<ReportResponse>());
+
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<MixerService> context)
+    {
+        context.AddUnaryMethod(Check, [], static (service, request, call) => service.Check(request, call));
+        context.AddUnaryMethod(Report, [], static (service, request, call) => service.Report(request, call));
+    }
+
+    private static Marshaller<T> RequestMarshaller<T>(MessageParser<T> parser, string method)
+        where T : IMessage<T> =>
+        Marshallers.Create<T>(
+            static (message, context) => Serialize(message, context),
+            context =>
+            {
+                try
+                {
+                    return parser.ParseFrom(context.PayloadAsReadOnlySequence());
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    MetricsInterceptor.CountRejected($"/{ServiceName}/{method}", StatusCode.InvalidArgument);
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"request message could not be decoded as {typeof(T).Name}: {e.Message}"));
+                }
+            });
+
+    private static Marshaller<T> ResponseMarshaller<T>()
+        where T : IMessage<T>, new() =>
+        Marshallers.Create<T>(
+            static (message, context) => Serialize(message, context),
+            static context => throw new NotSupportedException("the server never reads its own responses"));
+
+    private static void Serialize<T>(T message, SerializationContext context)
+        where T : IMessage<T>
+    {
+        context.SetPayloadLength(message.CalculateSize());
+        message.WriteTo(context.GetBufferWriter());
+        context.Complete();
+    }
+}

@@ -1,0 +1,89 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Istio.Mixer.V1;
+using Mixer.Runtime.Dispatch;
+using Mixer.Sdk;
+using Status = Google.Rpc.Status;
+
+namespace Mixer.Server.Api;
+
+/// <summary>
+/// <c>istio.mixer.v1.Mixer</c> (bound by <see cref="MixerMethods"/>): decodes the wire into attribute bags (every word index checked
+/// first), asks the dispatcher, and encodes the answer the way Istio 1.0's clients expect it.
+/// </summary>
+internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<MixerService> logger)
+{
+    public async Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    {
+        var tracker = new ReferenceTracker();
+        if (!ProtoBag.TryCreate(request.Attributes ?? new CompressedAttributes(), request.GlobalWordCount, null, tracker, out var bag, out var error))
+        {
+            LogBadRequest(logger, "Check", error!);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
+        }
+
+        var outcome = await dispatcher.CheckAsync(bag, context.CancellationToken).ConfigureAwait(false);
+
+        // Istio's Go server always sends precondition, its status and valid_duration, even when
+        // zero; Istio's proxy reads an absent valid_duration as "never expires", so never omit them.
+        var precondition = new CheckResponse.Types.PreconditionResult
+        {
+            Status = new Status { Code = outcome.StatusCode, Message = outcome.StatusMessage ?? string.Empty },
+            ValidDuration = Duration.FromTimeSpan(outcome.ValidDuration),
+            ValidUseCount = outcome.ValidUseCount,
+            ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, request.GlobalWordCount),
+        };
+        var response = new CheckResponse { Precondition = precondition };
+
+        if (outcome.StatusCode == (int)Code.Ok && request.Quotas.Count > 0)
+        {
+            foreach (var (name, quota) in request.Quotas)
+            {
+                var mark = tracker.Count;
+                if (quota is null || quota.Amount < 0)
+                {
+                    throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"quota '{name}': amount must not be negative"));
+                }
+
+                var q = await dispatcher.QuotaAsync(
+                    bag,
+                    new QuotaArgs(name, quota.Amount, quota.BestEffort, request.DeduplicationId + name),
+                    context.CancellationToken).ConfigureAwait(false);
+                response.Quotas[name] = new CheckResponse.Types.QuotaResult
+                {
+                    GrantedAmount = q.GrantedAmount,
+                    ValidDuration = Duration.FromTimeSpan(q.ValidDuration),
+                    ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, request.GlobalWordCount, mark),
+                };
+            }
+        }
+
+        return response;
+    }
+
+    public async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
+    {
+        if (request.Attributes.Count == 0)
+        {
+            return new ReportResponse();
+        }
+
+        if (!ReportBatch.TryCreate(request, out var batch, out var error))
+        {
+            LogBadRequest(logger, "Report", error!);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
+        }
+
+        var outcome = await dispatcher.ReportAsync(batch, context.CancellationToken).ConfigureAwait(false);
+        if (outcome.Errors.Count > 0)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unknown, string.Join("; ", outcome.Errors)));
+        }
+
+        return new ReportResponse();
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "{Method} rejected: {Reason}")]
+    private static partial void LogBadRequest(ILogger logger, string method, string reason);
+}
