@@ -28,6 +28,12 @@ public interface IDispatcher
 /// <param name="ValidUseCount">How many times a client may reuse this answer.</param>
 public readonly record struct CheckOutcome(int StatusCode, string StatusMessage, TimeSpan ValidDuration, int ValidUseCount)
 {
+    /// <summary>Header changes for the request, from matching rules (applied by the proxy when OK).</summary>
+    public IReadOnlyList<HeaderChange> RequestHeaderChanges { get; init; } = [];
+
+    /// <summary>Header changes for the response, from matching rules.</summary>
+    public IReadOnlyList<HeaderChange> ResponseHeaderChanges { get; init; } = [];
+
     /// <summary>Istio's answer when no check handler says otherwise: OK for 1 minute or 10,000 uses.</summary>
     public static CheckOutcome DefaultOk { get; } = new(0, string.Empty, TimeSpan.FromMinutes(1), 10_000);
 }

@@ -1,0 +1,108 @@
+using Mixer.Runtime.Config;
+using Mixer.Runtime.Templates;
+using Mixer.Sdk.Adapters;
+
+namespace Mixer.Runtime.Snapshot;
+
+/// <summary>A built handler, shared across snapshots while its signature is unchanged.</summary>
+internal sealed class HandlerEntry(string name, string adapter, string signature, IHandler handler, ConfigResource source)
+{
+    public string Name { get; } = name;
+
+    public string Adapter { get; } = adapter;
+
+    public string Signature { get; } = signature;
+
+    public IHandler Handler { get; } = handler;
+
+    public ConfigResource Source { get; } = source;
+}
+
+/// <summary>One field of an instance: an expression, a map of expressions, or nested fields.</summary>
+internal sealed record CompiledField(string Path, TemplateField Field, ICompiledExpression? Expression, IReadOnlyList<KeyValuePair<string, ICompiledExpression>>? Map);
+
+/// <summary>An instance: its template and compiled fields.</summary>
+internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOnlyList<CompiledField> Fields, ConfigResource Source)
+{
+    public string ShortName { get; } = Names.ShortName(Name);
+}
+
+/// <summary>One action of a rule: a handler and the instances sent to it.</summary>
+internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances);
+
+/// <summary>A header operation of a rule (Istio 1.1's requestHeaderOperations / responseHeaderOperations).</summary>
+internal sealed record HeaderOperationEntry(string Name, IReadOnlyList<ICompiledExpression> Values, int Operation);
+
+/// <summary>A rule: where it applies, when it matches, what it does.</summary>
+internal sealed record RuleEntry(
+    ResourceKey Key,
+    ICompiledExpression? Match,
+    IReadOnlyList<ActionEntry> Actions,
+    IReadOnlyList<HeaderOperationEntry> RequestHeaderOperations,
+    IReadOnlyList<HeaderOperationEntry> ResponseHeaderOperations);
+
+/// <summary>
+/// One immutable generation of config: everything compiled and built, ready to serve. Readers
+/// never lock; a new config builds a new snapshot and swaps a reference.
+/// </summary>
+internal sealed class ConfigSnapshot
+{
+    private int _users;
+    private int _retired;
+    private Action? _onDrained;
+
+    public required long Generation { get; init; }
+
+    public required string DefaultNamespace { get; init; }
+
+    public required IReadOnlyDictionary<string, Sdk.ValueType> Manifest { get; init; }
+
+    public required IReadOnlyDictionary<string, HandlerEntry> Handlers { get; init; }
+
+    public required IReadOnlyDictionary<string, InstanceEntry> Instances { get; init; }
+
+    /// <summary>Rules of the default namespace: they apply to every request.</summary>
+    public required IReadOnlyList<RuleEntry> GlobalRules { get; init; }
+
+    /// <summary>Rules by namespace: they apply where the request's identity namespace matches.</summary>
+    public required IReadOnlyDictionary<string, IReadOnlyList<RuleEntry>> NamespaceRules { get; init; }
+
+    /// <summary>The resources this snapshot was built from (the last good version of each).</summary>
+    public required IReadOnlyDictionary<ResourceKey, ConfigResource> Resources { get; init; }
+
+    /// <summary>The errors of the change that produced this snapshot.</summary>
+    public required IReadOnlyList<ConfigError> Errors { get; init; }
+
+    /// <summary>Marks one request as using this snapshot; false when it has been retired (take the current one).</summary>
+    public bool TryAcquire()
+    {
+        Interlocked.Increment(ref _users);
+        if (Volatile.Read(ref _retired) == 0)
+        {
+            return true;
+        }
+
+        Release();
+        return false;
+    }
+
+    /// <summary>Ends one request's use.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _users) == 0 && Volatile.Read(ref _retired) == 1)
+        {
+            Interlocked.Exchange(ref _onDrained, null)?.Invoke();
+        }
+    }
+
+    /// <summary>Retires the snapshot: <paramref name="onDrained"/> runs once no request uses it.</summary>
+    public void Retire(Action onDrained)
+    {
+        _onDrained = onDrained;
+        Volatile.Write(ref _retired, 1);
+        if (Volatile.Read(ref _users) == 0)
+        {
+            Interlocked.Exchange(ref _onDrained, null)?.Invoke();
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using Mixer.Sdk;
+using ValueType = Mixer.Sdk.ValueType;
+
+namespace Mixer.Runtime.Snapshot;
+
+/// <summary>A compiled expression as the runtime uses it.</summary>
+internal interface ICompiledExpression
+{
+    /// <summary>The static type.</summary>
+    ValueType Type { get; }
+
+    /// <summary>Evaluates; false with a message on a runtime error (missing attribute, bad conversion).</summary>
+    bool TryEvaluate(IAttributeBag bag, out AttributeValue value, out string? error);
+}
+
+/// <summary>Compiles expression text against the attribute manifests of one snapshot.</summary>
+internal interface IExpressionCompiler
+{
+    /// <summary>Parses and type-checks; false with the reason (position included) when it does not.</summary>
+    bool TryCompile(string text, out ICompiledExpression expression, out string? error);
+}
