@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Check throughput of mixs against a do-nothing Mixer, same load, same run.
+#
+#   tests/load/check-load.sh [CONFIG_DIR] [ROUNDS] [REQUESTS_PER_ROUND]
+#
+# Starts both servers on free loopback ports, then runs h2load (2 connections x 64 streams, a
+# sidecar-like CheckRequest of ~20 attributes) against each in turn, ROUNDS times interleaved, and
+# prints the median checks/s, p50 and p99 of each and the ratio mixs / do-nothing. Bounded: every
+# round sends a fixed number of requests, and both servers are stopped on exit.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+config="${1:-$root/tests/load/policy-20}"
+rounds="${2:-5}"
+requests="${3:-200000}"
+
+command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load)"; apt-get install -y -qq nghttp2-client >/dev/null; }
+
+out="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+
+dotnet build -c Release -nologo -v q "$root/mixer/Mixer.Server" >/dev/null
+dotnet build -c Release -nologo -v q "$root/tests/Mixer.LoadTools" >/dev/null
+tools="$root/tests/Mixer.LoadTools/bin/Release/net10.0/Mixer.LoadTools.dll"
+mixs="$root/mixer/Mixer.Server/bin/Release/net10.0/mixs.dll"
+dotnet "$tools" check-body "$out/check.bin"
+
+dotnet "$tools" noop-mixer --port 0 >"$out/noop.log" 2>&1 & pids+=($!)
+dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!)
+for i in $(seq 1 100); do
+  grep -q "serving gRPC" "$out/noop.log" && grep -q "serving gRPC" "$out/mixs.log" && break
+  sleep 0.2
+done
+noop=$(sed -n 's#.*serving gRPC on http://\([^ ,]*\).*#\1#p' "$out/noop.log" | head -1)
+mix=$(sed -n 's#.*serving gRPC on \([^ ,]*\).*#\1#p' "$out/mixs.log" | head -1)
+[ -n "$noop" ] && [ -n "$mix" ] || { echo "servers did not start"; cat "$out"/*.log; exit 1; }
+
+run() { # name address round
+  local log="$out/$1-$3.tsv"
+  h2load -n "$requests" -c 2 -m 64 -t 1 -d "$out/check.bin" \
+    -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$log" \
+    "http://$2/istio.mixer.v1.Mixer/Check" >"$out/$1-$3.txt"
+  local rps; rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/$1-$3.txt")
+  local failed; failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' "$out/$1-$3.txt")
+  # Latency column (3rd, microseconds) sorted: p50 and p99.
+  local p50 p99
+  read -r p50 p99 < <(cut -f3 "$log" | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.5)], a[int(NR*0.99)]}')
+  echo "$rps $p50 $p99 $failed"
+}
+
+# Warm both up (JIT, connection pools), then interleave rounds so drift hits both alike.
+requests_saved=$requests; requests=20000
+run noop "$noop" warm >/dev/null; run mixs "$mix" warm >/dev/null
+requests=$requests_saved
+: >"$out/noop.res"; : >"$out/mixs.res"
+for r in $(seq 1 "$rounds"); do
+  run noop "$noop" "$r" >>"$out/noop.res"
+  run mixs "$mix" "$r" >>"$out/mixs.res"
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+report() { # name file
+  local rps p50 p99 failed
+  rps=$(cut -d' ' -f1 "$2" | median); p50=$(cut -d' ' -f2 "$2" | median); p99=$(cut -d' ' -f3 "$2" | median)
+  failed=$(cut -d' ' -f4 "$2" | paste -sd+ | bc)
+  printf '%-10s %10.0f checks/s   p50 %6d us   p99 %6d us   failed %d\n' "$1" "$rps" "$p50" "$p99" "$failed"
+}
+echo "rounds=$rounds requests/round=$requests (2 connections x 64 streams), config=$config"
+report do-nothing "$out/noop.res"
+report mixs "$out/mixs.res"
+ratio=$(echo "$(cut -d' ' -f1 "$out/mixs.res" | median) / $(cut -d' ' -f1 "$out/noop.res" | median)" | bc -l)
+printf 'ratio mixs/do-nothing: %.2f\n' "$ratio"
