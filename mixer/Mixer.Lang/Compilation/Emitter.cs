@@ -1,0 +1,395 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Mixer.Lang.Runtime;
+using Mixer.Lang.Syntax;
+using Mixer.Sdk;
+using LinqExpr = System.Linq.Expressions.Expression;
+using ValueType = Mixer.Sdk.ValueType;
+
+namespace Mixer.Lang.Compilation;
+
+/// <summary>
+/// Turns a checked, folded tree into one <see cref="Evaluator{T}"/> delegate.
+/// </summary>
+/// <remarks>
+/// Code is generated in statement form, like Istio's IL: every step that can fail or find an
+/// attribute absent is a statement that jumps (to the failure exit, or in a <c>|</c> operand to the
+/// next operand); every value is a side-effect-free expression over locals. Jumps therefore only
+/// ever leave statements, never the middle of an expression. Values stay unboxed (string, long,
+/// double, bool, byte[], IStringMap, and AttributeValue for timestamps), and error messages known
+/// at compile time are constants, so evaluating the common shapes allocates nothing.
+/// </remarks>
+internal sealed class Emitter
+{
+    private static readonly MethodInfo s_tryGet = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGet), [typeof(AttributeName), typeof(AttributeValue).MakeByRefType()])!;
+    private static readonly MethodInfo s_tryGetMapValue = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetMapValue))!;
+    private static readonly MethodInfo s_mapTryGetValue = typeof(IStringMap).GetMethod(nameof(IStringMap.TryGetValue))!;
+    private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
+
+    private readonly ParameterExpression _bag = LinqExpr.Parameter(typeof(IAttributeBag), "bag");
+    private readonly ParameterExpression _error = LinqExpr.Parameter(typeof(string).MakeByRefType(), "error");
+    private readonly LabelTarget _fail = LinqExpr.Label("fail");
+    private readonly List<ParameterExpression> _locals = [];
+    private List<LinqExpr> _stmts = [];
+
+    private Emitter()
+    {
+    }
+
+    public static Delegate Emit(Expr root)
+    {
+        var e = new Emitter();
+        var clr = ClrTypes.Of(root.Type);
+        var method = typeof(Emitter).GetMethod(nameof(Build), BindingFlags.NonPublic | BindingFlags.Instance)!.MakeGenericMethod(clr);
+        return (Delegate)method.Invoke(e, [root])!;
+    }
+
+    private Evaluator<T> Build<T>(Expr root)
+    {
+        var valueParam = LinqExpr.Parameter(typeof(T).MakeByRefType(), "value");
+        var value = Value(root);
+        var ret = LinqExpr.Label(typeof(bool), "return");
+        var body = new List<LinqExpr>(_stmts)
+        {
+            LinqExpr.Assign(valueParam, value),
+            LinqExpr.Assign(_error, LinqExpr.Constant(null, typeof(string))),
+            LinqExpr.Return(ret, LinqExpr.Constant(true)),
+            LinqExpr.Label(_fail),
+            LinqExpr.Assign(valueParam, LinqExpr.Default(typeof(T))),
+            LinqExpr.Label(ret, LinqExpr.Constant(false)),
+        };
+        var lambda = LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
+        return lambda.Compile();
+    }
+
+    // ---- helpers ----
+
+    private ParameterExpression Local(Type type)
+    {
+        var p = LinqExpr.Variable(type);
+        _locals.Add(p);
+        return p;
+    }
+
+    private ParameterExpression Local(ValueType type) => Local(ClrTypes.Of(type));
+
+    private void Add(LinqExpr stmt) => _stmts.Add(stmt);
+
+    private LinqExpr Fail() => LinqExpr.Goto(_fail);
+
+    private LinqExpr FailWith(string message) =>
+        LinqExpr.Block(LinqExpr.Assign(_error, LinqExpr.Constant(message)), LinqExpr.Goto(_fail));
+
+    /// <summary>Emits <c>if (!call) goto fail;</c> for a helper that reports its own error.</summary>
+    private void Check(LinqExpr call) => Add(LinqExpr.IfThen(LinqExpr.Not(call), Fail()));
+
+    /// <summary>Runs <paramref name="emit"/> into a separate statement list and returns it as one block.</summary>
+    private LinqExpr Nested(Action emit)
+    {
+        var saved = _stmts;
+        _stmts = [];
+        emit();
+        LinqExpr block = _stmts.Count == 0 ? LinqExpr.Empty() : LinqExpr.Block(typeof(void), _stmts);
+        _stmts = saved;
+        return block;
+    }
+
+    private static MethodInfo Builtin(string name) => typeof(Builtins).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+        ?? throw new InvalidOperationException("no builtin " + name);
+
+    private static LinqExpr Call(string builtin, params LinqExpr[] args) => LinqExpr.Call(Builtin(builtin), args);
+
+    private static string LookupFailed(string name) => $"lookup failed: '{name}'";
+
+    // ---- values ----
+
+    /// <summary>Emits the statements computing <paramref name="e"/>; returns its value expression.</summary>
+    private LinqExpr Value(Expr e) => e switch
+    {
+        ConstantExpr c => LinqExpr.Constant(c.Value, ClrTypes.Of(c.Type)),
+        VariableExpr v => Resolve(v, absent: null),
+        CallExpr call => Call(call, absent: null),
+        _ => throw new InvalidOperationException("unexpected node"),
+    };
+
+    /// <summary>
+    /// The operand of a <c>|</c>: like <see cref="Value"/>, but an absent attribute or map key
+    /// jumps to <paramref name="absent"/> instead of failing.
+    /// </summary>
+    private LinqExpr TryValue(Expr e, LabelTarget absent) => e switch
+    {
+        VariableExpr v => Resolve(v, absent),
+        CallExpr { Name: "INDEX" or "OR" } call => Call(call, absent),
+
+        // Constants and calls always produce a value (or an error).
+        _ => Value(e),
+    };
+
+    private LinqExpr Resolve(VariableExpr v, LabelTarget? absent)
+    {
+        var raw = Local(typeof(AttributeValue));
+        var found = LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), raw);
+        Add(LinqExpr.IfThen(LinqExpr.Not(found), absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent)));
+        var converter = v.Type switch
+        {
+            ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri => nameof(Builtins.AsString),
+            ValueType.Int64 or ValueType.Duration => nameof(Builtins.AsInt64),
+            ValueType.Double => nameof(Builtins.AsDouble),
+            ValueType.Bool => nameof(Builtins.AsBool),
+            ValueType.Timestamp => nameof(Builtins.AsTimestamp),
+            ValueType.IpAddress or ValueType.Bytes => nameof(Builtins.AsIp),
+            ValueType.StringMap => nameof(Builtins.AsStringMap),
+            _ => throw new InvalidOperationException("unexpected type"),
+        };
+        var typed = Local(v.Type);
+        Check(Call(converter, raw, typed, _error));
+        return typed;
+    }
+
+    private LinqExpr Call(CallExpr c, LabelTarget? absent)
+    {
+        switch (c.Name)
+        {
+            case "STRICT":
+                return Value(c.Args[0]);
+            case "OR":
+                return Or(c, absent);
+            case "INDEX":
+                return Index(c, absent);
+            case "LOR":
+            case "LAND":
+                {
+                    var r = Local(typeof(bool));
+                    Add(LinqExpr.Assign(r, Value(c.Args[0])));
+                    var right = Nested(() => Add(LinqExpr.Assign(r, Value(c.Args[1]))));
+                    Add(LinqExpr.IfThen(c.Name == "LOR" ? LinqExpr.Not(r) : r, right));
+                    return r;
+                }
+
+            case "conditional":
+                {
+                    var cond = Local(typeof(bool));
+                    Add(LinqExpr.Assign(cond, Value(c.Args[0])));
+                    var r = Local(c.Type);
+                    var whenTrue = Nested(() => Add(LinqExpr.Assign(r, Value(c.Args[1]))));
+                    var whenFalse = Nested(() => Add(LinqExpr.Assign(r, Value(c.Args[2]))));
+                    Add(LinqExpr.IfThenElse(cond, whenTrue, whenFalse));
+                    return r;
+                }
+
+            case "EQ":
+                return Equal(c.Args[0], c.Args[1]);
+            case "NEQ":
+                return LinqExpr.Not(Equal(c.Args[0], c.Args[1]));
+            case "LT":
+            case "LEQ":
+            case "GT":
+            case "GEQ":
+                return Compare(c);
+            case "NOT":
+                return LinqExpr.Not(Value(c.Args[0]));
+            case "NEG":
+                return LinqExpr.Negate(Value(c.Args[0]));
+            case "ADD":
+                {
+                    var l = Value(c.Args[0]);
+                    var r = Value(c.Args[1]);
+                    return c.Type == ValueType.String ? Call(nameof(Builtins.Concat), l, r) : LinqExpr.Add(l, r);
+                }
+        }
+
+        return Extern(c);
+    }
+
+    private LinqExpr Or(CallExpr c, LabelTarget? absent)
+    {
+        var operands = new List<Expr>();
+        Flatten(c, operands);
+        var r = Local(c.Type);
+        var end = LinqExpr.Label("or_end");
+        for (var i = 0; i < operands.Count; i++)
+        {
+            var last = i == operands.Count - 1;
+            if (last && absent is null)
+            {
+                Add(LinqExpr.Assign(r, Value(operands[i])));
+                break;
+            }
+
+            var next = last ? absent! : LinqExpr.Label("or_next");
+            var v = TryValue(operands[i], next);
+            Add(LinqExpr.Assign(r, v));
+            Add(LinqExpr.Goto(end));
+            if (!last)
+            {
+                Add(LinqExpr.Label(next));
+            }
+        }
+
+        Add(LinqExpr.Label(end));
+        return r;
+    }
+
+    private static void Flatten(Expr e, List<Expr> into)
+    {
+        if (e is CallExpr { Name: "OR" } or)
+        {
+            Flatten(or.Args[0], into);
+            Flatten(or.Args[1], into);
+        }
+        else
+        {
+            into.Add(e);
+        }
+    }
+
+    private LinqExpr Index(CallExpr c, LabelTarget? absent)
+    {
+        var target = c.Args[0];
+        var result = Local(typeof(string));
+        if (target is VariableExpr map)
+        {
+            // The fast path: ask the bag for the one key, so only that key is recorded.
+            var key = absent is null ? Value(c.Args[1]) : TryValue(c.Args[1], absent);
+            var lookup = LinqExpr.Call(_bag, s_tryGetMapValue, LinqExpr.Constant(map.Handle), key, result);
+            if (absent is not null)
+            {
+                Add(LinqExpr.IfThen(LinqExpr.Not(lookup), LinqExpr.Goto(absent)));
+            }
+            else
+            {
+                // A missing key reads as ""; a missing map is an error.
+                var missing = LinqExpr.IfThenElse(
+                    Call(nameof(Builtins.Contains), _bag, LinqExpr.Constant(map.Handle)),
+                    LinqExpr.Assign(result, LinqExpr.Constant(string.Empty)),
+                    FailWith(LookupFailed(map.Name)));
+                Add(LinqExpr.IfThen(LinqExpr.Not(lookup), missing));
+            }
+
+            return result;
+        }
+
+        var m = absent is null ? Value(target) : TryValue(target, absent);
+        var k = absent is null ? Value(c.Args[1]) : TryValue(c.Args[1], absent);
+        if (absent is null)
+        {
+            return Call(nameof(Builtins.Lookup), m, k);
+        }
+
+        Add(LinqExpr.IfThen(LinqExpr.Not(LinqExpr.Call(m, s_mapTryGetValue, k, result)), LinqExpr.Goto(absent)));
+        return result;
+    }
+
+    private LinqExpr Equal(Expr left, Expr right)
+    {
+        var l = Value(left);
+        var r = Value(right);
+        switch (left.Type)
+        {
+            case ValueType.String:
+                return LinqExpr.Call(s_stringEquals, l, r);
+            case ValueType.Int64:
+            case ValueType.Duration:
+            case ValueType.Double:
+            case ValueType.Bool:
+                return LinqExpr.Equal(l, r);
+            case ValueType.IpAddress:
+                return Call(nameof(Builtins.IpEqual), l, r);
+            case ValueType.Bytes:
+                return Call(nameof(Builtins.BytesEqual), l, r);
+            case ValueType.Timestamp:
+                return Call(nameof(Builtins.TimestampEqual), l, r);
+            case ValueType.DnsName:
+            case ValueType.EmailAddress:
+            case ValueType.Uri:
+                var helper = left.Type switch
+                {
+                    ValueType.DnsName => nameof(Builtins.DnsNameEqual),
+                    ValueType.EmailAddress => nameof(Builtins.EmailEqual),
+                    _ => nameof(Builtins.UriEqual),
+                };
+                var eq = Local(typeof(bool));
+                Check(Call(helper, l, r, eq, _error));
+                return eq;
+            default:
+                throw new InvalidOperationException($"equality for {left.Type.ToIstioName()}");
+        }
+    }
+
+    private LinqExpr Compare(CallExpr c)
+    {
+        var l = Value(c.Args[0]);
+        var r = Value(c.Args[1]);
+        if (c.Args[0].Type is ValueType.String or ValueType.Timestamp)
+        {
+            l = Call(c.Args[0].Type == ValueType.String ? nameof(Builtins.CompareStrings) : nameof(Builtins.CompareTimestamps), l, r);
+            r = LinqExpr.Constant(0);
+        }
+
+        return c.Name switch
+        {
+            "LT" => LinqExpr.LessThan(l, r),
+            "LEQ" => LinqExpr.LessThanOrEqual(l, r),
+            "GT" => LinqExpr.GreaterThan(l, r),
+            _ => LinqExpr.GreaterThanOrEqual(l, r),
+        };
+    }
+
+    private LinqExpr Extern(CallExpr c)
+    {
+        // Externs get every argument evaluated first (Istio pushes them all, then calls).
+        var target = c.Target is null ? null : Value(c.Target);
+        var args = c.Args.Select(Value).ToArray();
+        switch (c.Name)
+        {
+            case "match":
+                return Call(nameof(Builtins.Match), args[0], args[1]);
+            case "startsWith":
+                return Call(nameof(Builtins.StartsWith), target!, args[0]);
+            case "endsWith":
+                return Call(nameof(Builtins.EndsWith), target!, args[0]);
+            case "toLower":
+                return Call(nameof(Builtins.ToLower), args[0]);
+            case "size":
+                return Call(nameof(Builtins.Size), args[0]);
+            case "emptyStringMap":
+                return LinqExpr.Constant(Builtins.EmptyStringMap(), typeof(IStringMap));
+            case "conditionalString":
+                return LinqExpr.Condition(args[0], args[1], args[2]);
+            case "matches":
+                if (c.Target is ConstantExpr { Value: string pattern })
+                {
+                    if (Builtins.TryCreateRegex(pattern, out var regex, out var error))
+                    {
+                        return Call(nameof(Builtins.RegexIsMatch), LinqExpr.Constant(regex, typeof(Regex)), args[0]);
+                    }
+
+                    Add(FailWith(error!));
+                    return LinqExpr.Constant(false);
+                }
+
+                var matched = Local(typeof(bool));
+                Check(Call(nameof(Builtins.Matches), target!, args[0], matched, _error));
+                return matched;
+            case "ip":
+            case "timestamp":
+            case "dnsName":
+            case "email":
+            case "uri":
+                var result = Local(c.Type);
+                var helper = c.Name switch
+                {
+                    "ip" => nameof(Builtins.ParseIp),
+                    "timestamp" => nameof(Builtins.ParseTimestamp),
+                    "dnsName" => nameof(Builtins.DnsName),
+                    "email" => nameof(Builtins.Email),
+                    _ => nameof(Builtins.Uri),
+                };
+                Check(Call(helper, args[0], result, _error));
+                return result;
+            default:
+                throw new InvalidOperationException("no code for function " + c.Name);
+        }
+    }
+}

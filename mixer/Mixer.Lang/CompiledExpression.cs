@@ -1,0 +1,162 @@
+using Mixer.Lang.Compilation;
+using Mixer.Lang.Runtime;
+using Mixer.Sdk;
+using ValueType = Mixer.Sdk.ValueType;
+
+namespace Mixer.Lang;
+
+/// <summary>
+/// A compiled expression: immutable, thread-safe, reusable across requests. Evaluation reads
+/// attributes through the bag (so a tracking bag records what was read) and reports failures as
+/// values, never as exceptions.
+/// </summary>
+public sealed class CompiledExpression
+{
+    private readonly Evaluator<bool>? _bool;
+    private readonly Evaluator<string>? _string;
+    private readonly Evaluator<long>? _long;
+    private readonly Evaluator<double>? _double;
+    private readonly Evaluator<AttributeValue>? _timestamp;
+    private readonly Evaluator<byte[]>? _bytes;
+    private readonly Evaluator<IStringMap>? _map;
+
+    internal CompiledExpression(string text, ValueType resultType, Delegate evaluator)
+    {
+        Text = text;
+        ResultType = resultType;
+        _bool = evaluator as Evaluator<bool>;
+        _string = evaluator as Evaluator<string>;
+        _long = evaluator as Evaluator<long>;
+        _double = evaluator as Evaluator<double>;
+        _timestamp = evaluator as Evaluator<AttributeValue>;
+        _bytes = evaluator as Evaluator<byte[]>;
+        _map = evaluator as Evaluator<IStringMap>;
+    }
+
+    /// <summary>The source text.</summary>
+    public string Text { get; }
+
+    /// <summary>The static type every successful evaluation has.</summary>
+    public ValueType ResultType { get; }
+
+    /// <summary>Evaluates to a typed value or an error.</summary>
+    public EvalResult Evaluate(IAttributeBag bag) =>
+        TryEvaluate(bag, out var value, out var error) ? EvalResult.Ok(value) : EvalResult.Failed(error!);
+
+    /// <summary>Evaluates; false with the message on a runtime error.</summary>
+    public bool TryEvaluate(IAttributeBag bag, out AttributeValue value, out string? error)
+    {
+        value = default;
+        bool ok;
+        switch (ResultType)
+        {
+            case ValueType.Bool:
+                ok = TryEvaluateBool(bag, out var b, out error);
+                if (ok)
+                {
+                    value = AttributeValue.Bool(b);
+                }
+
+                return ok;
+            case ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri:
+                ok = TryEvaluateString(bag, out var s, out error);
+                if (ok)
+                {
+                    value = ResultType == ValueType.String ? AttributeValue.String(s) : AttributeValue.StringLike(ResultType, s);
+                }
+
+                return ok;
+            case ValueType.Int64 or ValueType.Duration:
+                ok = Run(_long, bag, out var l, out error);
+                if (ok)
+                {
+                    value = ResultType == ValueType.Int64 ? AttributeValue.Int64(l) : AttributeValue.DurationNanos(l);
+                }
+
+                return ok;
+            case ValueType.Double:
+                ok = TryEvaluateDouble(bag, out var x, out error);
+                if (ok)
+                {
+                    value = AttributeValue.Double(x);
+                }
+
+                return ok;
+            case ValueType.Timestamp:
+                ok = Run(_timestamp, bag, out var ts, out error);
+                if (ok)
+                {
+                    value = ts;
+                }
+
+                return ok;
+            case ValueType.IpAddress or ValueType.Bytes:
+                ok = Run(_bytes, bag, out var bytes, out error);
+                if (ok)
+                {
+                    value = ResultType == ValueType.IpAddress && bytes.Length is 4 or 16 ? AttributeValue.IpAddress(bytes) : AttributeValue.Bytes(bytes);
+                }
+
+                return ok;
+            case ValueType.StringMap:
+                ok = Run(_map, bag, out var map, out error);
+                if (ok)
+                {
+                    value = AttributeValue.StringMap(map);
+                }
+
+                return ok;
+            default:
+                error = "expression has no value type";
+                return false;
+        }
+    }
+
+    /// <summary>Evaluates a BOOL expression (a rule's match). Istio treats an error as "no match".</summary>
+    public bool TryEvaluateBool(IAttributeBag bag, out bool value, out string? error) => Run(Typed(_bool, ValueType.Bool), bag, out value, out error);
+
+    /// <summary>Evaluates a STRING, DNS_NAME, EMAIL_ADDRESS or URI expression.</summary>
+    public bool TryEvaluateString(IAttributeBag bag, out string value, out string? error)
+    {
+        if (!Run(Typed(_string, ValueType.String), bag, out value, out error))
+        {
+            value = string.Empty;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Evaluates an INT64 expression.</summary>
+    public bool TryEvaluateInt64(IAttributeBag bag, out long value, out string? error) =>
+        Run(ResultType == ValueType.Int64 ? _long : Typed<long>(null, ValueType.Int64), bag, out value, out error);
+
+    /// <summary>Evaluates a DURATION expression, in nanoseconds.</summary>
+    public bool TryEvaluateDurationNanos(IAttributeBag bag, out long value, out string? error) =>
+        Run(ResultType == ValueType.Duration ? _long : Typed<long>(null, ValueType.Duration), bag, out value, out error);
+
+    /// <summary>Evaluates a DOUBLE expression.</summary>
+    public bool TryEvaluateDouble(IAttributeBag bag, out double value, out string? error) => Run(Typed(_double, ValueType.Double), bag, out value, out error);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Text} : {ResultType.ToIstioName()}";
+
+    private Evaluator<T> Typed<T>(Evaluator<T>? evaluator, ValueType asked) =>
+        evaluator ?? throw new InvalidOperationException($"expression '{Text}' is {ResultType.ToIstioName()}, not {asked.ToIstioName()}");
+
+    private static bool Run<T>(Evaluator<T>? evaluator, IAttributeBag bag, out T value, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(bag);
+        try
+        {
+            return evaluator!(bag, out value, out error);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A faulty bag or adapter-supplied map must not take the server down with it.
+            value = default!;
+            error = "evaluation failed: " + e.Message;
+            return false;
+        }
+    }
+}
