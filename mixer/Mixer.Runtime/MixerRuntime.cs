@@ -70,13 +70,12 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     public static async Task<MixerRuntime> StartAsync(
         RuntimeOptions options,
         IEnumerable<IAdapter> adapters,
-        Func<IReadOnlyDictionary<string, ValueType>, object> compilerFactory,
         ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Mixer.Runtime");
         var byName = adapters.ToDictionary(a => a.Info.Name, StringComparer.Ordinal);
-        var builder = new SnapshotBuilder(byName, m => (IExpressionCompiler)compilerFactory(m), options.DefaultNamespace, loggers, options.AdapterSettings);
+        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings);
         FsConfigStore? store = null;
         var initial = new StoreSnapshot(new Dictionary<ResourceKey, ConfigResource>(), []);
         if (options.ConfigStoreUrl.Length > 0)

@@ -305,9 +305,9 @@ internal sealed partial class Dispatcher : IDispatcher
             return true;
         }
 
-        if (rule.Match.TryEvaluate(bag, out var v, out var error))
+        if (rule.Match.TryEvaluateBool(bag, out var v, out var error))
         {
-            return v.Type == ValueType.Bool && v.AsBool;
+            return v;
         }
 
         // As Istio: a match that cannot be evaluated does not match.

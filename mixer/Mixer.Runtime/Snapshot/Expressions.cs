@@ -11,6 +11,9 @@ internal interface ICompiledExpression
 
     /// <summary>Evaluates; false with a message on a runtime error (missing attribute, bad conversion).</summary>
     bool TryEvaluate(IAttributeBag bag, out AttributeValue value, out string? error);
+
+    /// <summary>Evaluates a BOOL expression (a rule's match) without wrapping the value.</summary>
+    bool TryEvaluateBool(IAttributeBag bag, out bool value, out string? error);
 }
 
 /// <summary>Compiles expression text against the attribute manifests of one snapshot.</summary>

@@ -422,7 +422,10 @@ internal sealed partial class SnapshotBuilder(
             return null;
         }
 
-        if (expected is { } want && expression.Type != want)
+        // Istio's own docs feed `source.ip | ip("0.0.0.0")` to listentry's string value, so string
+        // fields also take IP addresses and the string-like types, as their text.
+        if (expected is { } want && expression.Type != want
+            && !(want == ValueType.String && (expression.Type.IsStringLike() || expression.Type == ValueType.IpAddress)))
         {
             errors.Add(new ConfigError(node.Position, res.Key, field, $"expression '{s.Value}' evaluates to {expression.Type.ToIstioName()}, expected {want.ToIstioName()}"));
             return null;

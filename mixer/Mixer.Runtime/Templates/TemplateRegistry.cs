@@ -50,7 +50,10 @@ public sealed class InstanceValues(Dictionary<string, AttributeValue> values, Di
     public AttributeValue Get(string path) => values.TryGetValue(path, out var v) ? v : default;
 
     /// <summary>A string field, or empty.</summary>
-    public string String(string path) => values.TryGetValue(path, out var v) && v.Type.IsStringLike() ? v.AsString : string.Empty;
+    public string String(string path) => !values.TryGetValue(path, out var v) ? string.Empty
+        : v.Type.IsStringLike() ? v.AsString
+        : v.Type == ValueType.IpAddress ? v.ToString()
+        : string.Empty;
 
     /// <summary>A map field, or empty.</summary>
     public IReadOnlyDictionary<string, AttributeValue> Map(string path) =>

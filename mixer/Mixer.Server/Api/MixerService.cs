@@ -34,6 +34,11 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
             ValidUseCount = outcome.ValidUseCount,
             ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, request.GlobalWordCount),
         };
+        if (outcome.RequestHeaderChanges.Count > 0 || outcome.ResponseHeaderChanges.Count > 0)
+        {
+            precondition.RouteDirective = RouteDirectiveOf(outcome);
+        }
+
         var response = new CheckResponse { Precondition = precondition };
 
         if (outcome.StatusCode == (int)Code.Ok && request.Quotas.Count > 0)
@@ -82,6 +87,22 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
         }
 
         return new ReportResponse();
+    }
+
+    private static RouteDirective RouteDirectiveOf(CheckOutcome outcome)
+    {
+        var directive = new RouteDirective();
+        foreach (var h in outcome.RequestHeaderChanges)
+        {
+            directive.RequestHeaderOperations.Add(new HeaderOperation { Name = h.Name, Value = h.Value, Operation = (HeaderOperation.Types.Operation)h.Operation });
+        }
+
+        foreach (var h in outcome.ResponseHeaderChanges)
+        {
+            directive.ResponseHeaderOperations.Add(new HeaderOperation { Name = h.Name, Value = h.Value, Operation = (HeaderOperation.Types.Operation)h.Operation });
+        }
+
+        return directive;
     }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "{Method} rejected: {Reason}")]

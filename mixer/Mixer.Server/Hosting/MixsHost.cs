@@ -4,6 +4,8 @@ using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Mixer.Hosting;
+using Mixer.Runtime;
 using Mixer.Runtime.Dispatch;
 using Mixer.Server.Api;
 using Prometheus;
@@ -32,8 +34,25 @@ internal static partial class MixsHost
             }
         }
 
-        var api = BuildApi(args);
-        var dispatcher = api.Services.GetRequiredService<IDispatcher>();
+        using var loggers = LoggerFactory.Create(b => ConfigureLogging(b, args));
+        MixerRuntime runtime;
+        try
+        {
+            runtime = await MixerRuntime.StartAsync(
+                new RuntimeOptions { ConfigStoreUrl = args.ConfigStoreUrl, DefaultNamespace = args.ConfigDefaultNamespace },
+                BuiltInAdapters.Create(),
+                loggers,
+                stop).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"mixs: flag --configStoreURL: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        await using var runtimeLifetime = runtime.ConfigureAwait(false);
+        var api = BuildApi(args, runtime);
+        var dispatcher = runtime;
         var ready = new ReadyState();
         var monitoring = BuildMonitoring(args, dispatcher, ready);
         var log = api.Services.GetRequiredService<ILoggerFactory>().CreateLogger("mixs");
@@ -72,7 +91,7 @@ internal static partial class MixsHost
         return 0;
     }
 
-    private static WebApplication BuildApi(ServerArgs args)
+    private static WebApplication BuildApi(ServerArgs args, IDispatcher dispatcher)
     {
         var builder = WebApplication.CreateSlimBuilder();
         ConfigureLogging(builder, args);
@@ -107,7 +126,7 @@ internal static partial class MixsHost
             o.Interceptors.Add<MetricsInterceptor>();
         });
         builder.Services.AddSingleton<IServiceMethodProvider<MixerService>, MixerMethods>();
-        builder.Services.AddSingleton<IDispatcher, EmptyConfigDispatcher>();
+        builder.Services.AddSingleton(dispatcher);
 
         var app = builder.Build();
         app.MapGrpcService<MixerService>();
@@ -144,16 +163,18 @@ internal static partial class MixsHost
         return app;
     }
 
-    private static void ConfigureLogging(WebApplicationBuilder builder, ServerArgs args)
+    private static void ConfigureLogging(WebApplicationBuilder builder, ServerArgs args) => ConfigureLogging(builder.Logging, args);
+
+    private static void ConfigureLogging(ILoggingBuilder logging, ServerArgs args)
     {
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
             o.UseUtcTimestamp = true;
         });
-        builder.Logging.SetMinimumLevel(args.LogLevel switch
+        logging.SetMinimumLevel(args.LogLevel switch
         {
             "debug" => LogLevel.Debug,
             "warn" => LogLevel.Warning,
@@ -163,9 +184,9 @@ internal static partial class MixsHost
         });
 
         // ASP.NET Core's per-request logs are noise at info level.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        logging.AddFilter("Grpc", LogLevel.Warning);
     }
 
     private static (IPAddress, int) ParseTcp(string address)
