@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Mixer.Runtime.Config;
 using Mixer.Runtime.Dispatch;
@@ -35,9 +34,7 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     /// <summary>Name of the meter carrying the runtime's metrics.</summary>
     public const string MeterName = RuntimeMetrics.MeterName;
 
-    private static readonly Meter s_meter = new(RuntimeMetrics.MeterName);
-    private static readonly Counter<long> s_configErrors = s_meter.CreateCounter<long>("mixer_config_errors_total", description: "Config errors found, by kind of resource.");
-
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _errorCounts = new(StringComparer.Ordinal);
     private readonly RuntimeOptions _options;
     private readonly SnapshotBuilder _builder;
     private readonly ILogger _logger;
@@ -60,6 +57,12 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
 
     /// <summary>The errors of the config being served (what the last change could not apply).</summary>
     public IReadOnlyList<ConfigError> Errors => _dispatcher.Current.Errors;
+
+    /// <summary>
+    /// Config errors found since start, by kind of resource (<c>file</c> for errors of a whole file):
+    /// every build counts the errors it found, so a broken resource counts once per change.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> ErrorCounts => _errorCounts;
 
     /// <summary>Raised after each new snapshot goes live, with its generation.</summary>
     public event Action<long>? Applied;
@@ -86,8 +89,8 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
         }
 
         var first = await builder.BuildAsync(initial, null, 1, cancellationToken).ConfigureAwait(false);
-        Count(first.Errors);
         var runtime = new MixerRuntime(options, builder, store, new Dispatcher(first, loggers.CreateLogger<Dispatcher>(), options.HandlerDeadline), logger);
+        runtime.Count(first.Errors);
         runtime._generation = 1;
         LogApplied(logger, 1, first.Resources.Count, first.Errors.Count);
         store?.Watch(s => runtime.ApplyAsync(s).GetAwaiter().GetResult());
@@ -142,11 +145,11 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
         _building.Dispose();
     }
 
-    private static void Count(IReadOnlyList<ConfigError> errors)
+    private void Count(IReadOnlyList<ConfigError> errors)
     {
         foreach (var e in errors)
         {
-            s_configErrors.Add(1, new KeyValuePair<string, object?>("kind", e.Resource?.Kind ?? "file"));
+            _errorCounts.AddOrUpdate(e.Resource?.Kind ?? "file", 1, static (_, n) => n + 1);
         }
     }
 

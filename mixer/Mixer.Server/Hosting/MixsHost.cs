@@ -52,9 +52,8 @@ internal static partial class MixsHost
 
         await using var runtimeLifetime = runtime.ConfigureAwait(false);
         var api = BuildApi(args, runtime);
-        var dispatcher = runtime;
         var ready = new ReadyState();
-        var monitoring = BuildMonitoring(args, dispatcher, ready);
+        var monitoring = BuildMonitoring(args, runtime, ready);
         var log = api.Services.GetRequiredService<ILoggerFactory>().CreateLogger("mixs");
 
         try
@@ -138,7 +137,7 @@ internal static partial class MixsHost
         return app;
     }
 
-    private static WebApplication BuildMonitoring(ServerArgs args, IDispatcher dispatcher, ReadyState ready)
+    private static WebApplication BuildMonitoring(ServerArgs args, MixerRuntime runtime, ReadyState ready)
     {
         var builder = WebApplication.CreateSlimBuilder();
         ConfigureLogging(builder, args);
@@ -152,7 +151,17 @@ internal static partial class MixsHost
         builder.Services.AddSingleton<IHostLifetime, NoopLifetime>();
 
         var generation = Metrics.CreateGauge("mixer_config_generation", "Generation of the config snapshot being served.");
-        Metrics.DefaultRegistry.AddBeforeCollectCallback(() => generation.Set(dispatcher.Generation));
+        var current = Metrics.CreateGauge("mixer_config_errors", "Errors of the config change being served (resources not applied, or serving their last good version).");
+        var total = Metrics.CreateCounter("mixer_config_errors_total", "Config errors found since start, by kind of resource ('file' for a whole file).", "kind");
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
+        {
+            generation.Set(runtime.Generation);
+            current.Set(runtime.Errors.Count);
+            foreach (var (kind, count) in runtime.ErrorCounts)
+            {
+                total.WithLabels(kind).IncTo(count);
+            }
+        });
 
         var app = builder.Build();
         app.UseRouting();
