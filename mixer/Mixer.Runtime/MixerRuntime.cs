@@ -97,6 +97,28 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
         return runtime;
     }
 
+    /// <summary>
+    /// Validates the config of <paramref name="directory"/> exactly as mixs would load it, without
+    /// building handlers (no backend is contacted): every error, in file order.
+    /// </summary>
+    public static async Task<IReadOnlyList<ConfigError>> ValidateAsync(
+        string directory,
+        IEnumerable<IAdapter> adapters,
+        string defaultNamespace,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger("Mixer.Runtime");
+        var byName = adapters.ToDictionary(a => a.Info.Name, StringComparer.Ordinal);
+        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), defaultNamespace, loggers);
+        using var store = new FsConfigStore(directory, logger);
+        var snapshot = await builder.BuildAsync(store.Load(), null, 1, cancellationToken, buildHandlers: false).ConfigureAwait(false);
+        return snapshot.Errors
+            .OrderBy(e => e.Position.File, StringComparer.Ordinal)
+            .ThenBy(e => e.Position.Line)
+            .ToList();
+    }
+
     /// <summary>Builds and serves a snapshot of <paramref name="store"/> (one build at a time).</summary>
     internal async Task ApplyAsync(StoreSnapshot store)
     {

@@ -23,7 +23,8 @@ internal sealed partial class SnapshotBuilder(
 {
     private readonly ILogger _logger = loggers.CreateLogger("Mixer.Runtime.Config");
 
-    public async Task<ConfigSnapshot> BuildAsync(StoreSnapshot store, ConfigSnapshot? previous, long generation, CancellationToken cancellationToken)
+    /// <param name="buildHandlers">False to validate only (mixc validate): params are checked, no handler is built, no backend is reached.</param>
+    public async Task<ConfigSnapshot> BuildAsync(StoreSnapshot store, ConfigSnapshot? previous, long generation, CancellationToken cancellationToken, bool buildHandlers = true)
     {
         var errors = new List<ConfigError>(store.Errors);
         var used = new Dictionary<ResourceKey, ConfigResource>();
@@ -108,7 +109,7 @@ internal sealed partial class SnapshotBuilder(
         var handlers = new Dictionary<string, HandlerEntry>(StringComparer.Ordinal);
         foreach (var (name, (res, adapter, paramsNode)) in handlerSpecs)
         {
-            if (!routed.TryGetValue(name, out var routedInstances))
+            if (!buildHandlers || !routed.TryGetValue(name, out var routedInstances))
             {
                 // Istio builds only handlers that some rule uses.
                 continue;
