@@ -20,6 +20,9 @@ public sealed record RuntimeOptions
     /// <summary>How long a handler call may take before its action fails.</summary>
     public TimeSpan HandlerDeadline { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Where handler calls are recorded (mixs: Prometheus).</summary>
+    public IDispatchMetrics Metrics { get; init; } = NoDispatchMetrics.Instance;
+
     /// <summary>Host settings adapters may read (by name).</summary>
     public IReadOnlyDictionary<string, string> AdapterSettings { get; init; } = new Dictionary<string, string>();
 }
@@ -31,9 +34,6 @@ public sealed record RuntimeOptions
 /// </summary>
 public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
 {
-    /// <summary>Name of the meter carrying the runtime's metrics.</summary>
-    public const string MeterName = RuntimeMetrics.MeterName;
-
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _errorCounts = new(StringComparer.Ordinal);
     private readonly RuntimeOptions _options;
     private readonly SnapshotBuilder _builder;
@@ -78,7 +78,7 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     {
         var logger = loggers.CreateLogger("Mixer.Runtime");
         var byName = adapters.ToDictionary(a => a.Info.Name, StringComparer.Ordinal);
-        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings);
+        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings, options.Metrics);
         FsConfigStore? store = null;
         var initial = new StoreSnapshot(new Dictionary<ResourceKey, ConfigResource>(), []);
         if (options.ConfigStoreUrl.Length > 0)

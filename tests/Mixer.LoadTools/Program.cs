@@ -126,7 +126,7 @@ internal static class Requests
         a.Strings[Word("request.id")] = Word("9a0c0b3e-7b7a-4f5e-8a0a-3c5c3b1f0e21");
         a.Strings[Word("context.protocol")] = Word("http");
         a.Strings[Word("context.reporter.kind")] = Word("inbound");
-        a.Strings[Word("connection.mtls")] = Word("true");
+        a.Bools[Word("connection.mtls")] = true;
         a.Int64S[Word("destination.port")] = 9080;
         a.Int64S[Word("request.size")] = 0;
         a.Int64S[Word("response.code")] = 200;

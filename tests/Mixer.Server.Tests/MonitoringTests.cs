@@ -23,7 +23,7 @@ public sealed class MonitoringTests(MixsFixture fixture) : IClassFixture<MixsFix
         metrics.ShouldContain("grpc_server_handled_total{grpc_type=\"unary\",grpc_service=\"istio.mixer.v1.Mixer\",grpc_method=\"Check\",grpc_code=\"InvalidArgument\"}");
         metrics.ShouldContain("grpc_server_handled_total{grpc_type=\"unary\",grpc_service=\"istio.mixer.v1.Mixer\",grpc_method=\"Report\",grpc_code=\"OK\"}");
         metrics.ShouldContain("grpc_server_handling_seconds_bucket{grpc_type=\"unary\",grpc_service=\"istio.mixer.v1.Mixer\",grpc_method=\"Check\"");
-        metrics.ShouldContain("mixer_config_generation 0");
+        metrics.ShouldContain("mixer_config_generation 1");
     }
 
     [Fact]

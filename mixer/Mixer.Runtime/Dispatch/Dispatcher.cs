@@ -21,14 +21,14 @@ internal sealed partial class Dispatcher : IDispatcher
     private static readonly AttributeName s_sourceNamespace = AttributeName.Of("source.namespace");
 
     private readonly ILogger _logger;
-    private readonly TimeSpan _deadline;
+    private readonly DeadlineTokens _deadlines;
     private ConfigSnapshot _snapshot;
 
     public Dispatcher(ConfigSnapshot initial, ILogger<Dispatcher> logger, TimeSpan? handlerDeadline = null)
     {
         _snapshot = initial;
         _logger = logger;
-        _deadline = handlerDeadline ?? TimeSpan.FromSeconds(2);
+        _deadlines = new DeadlineTokens(handlerDeadline ?? TimeSpan.FromSeconds(2));
     }
 
     /// <inheritdoc/>
@@ -56,92 +56,187 @@ internal sealed partial class Dispatcher : IDispatcher
     }
 
     /// <inheritdoc/>
-    public async ValueTask<CheckOutcome> CheckAsync(IAttributeBag bag, CancellationToken cancellationToken)
+    public ValueTask<CheckOutcome> CheckAsync(IAttributeBag bag, CancellationToken cancellationToken)
     {
+        // The common case runs without an await: every built-in check handler answers
+        // synchronously, so nothing is scheduled, and only a handler that goes asynchronous
+        // sends the call down the slow path. Handlers still run concurrently: each is started
+        // before any is awaited.
         var snapshot = Acquire();
+        var release = true;
         try
         {
-            var calls = new List<(HandlerEntry Handler, Task<CheckResult> Result)>();
-            var requestHeaders = new List<HeaderChange>();
-            var responseHeaders = new List<HeaderChange>();
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            cts.CancelAfter(_deadline);
+            var token = _deadlines.Next();
+            PendingCheck[]? pending = null;
+            var count = 0;
+            var fold = new CheckFold();
+            List<HeaderChange>? requestHeaders = null;
+            List<HeaderChange>? responseHeaders = null;
 
-            foreach (var rule in Rules(snapshot, bag))
+            var rules = snapshot.GlobalRules;
+            for (var pass = 0; pass < 2; pass++)
             {
-                if (!Matches(rule, bag))
+                for (var r = 0; r < rules.Count; r++)
                 {
-                    continue;
-                }
-
-                foreach (var action in rule.Actions)
-                {
-                    foreach (var instance in action.Instances)
+                    var rule = rules[r];
+                    if (!Matches(rule, bag))
                     {
-                        if (instance.Template.Variety != Variety.Check)
-                        {
-                            continue;
-                        }
+                        continue;
+                    }
 
-                        if (!TryBuild(instance, bag, out var built, out var error))
+                    var actions = rule.Actions;
+                    for (var a = 0; a < actions.Count; a++)
+                    {
+                        var action = actions[a];
+                        var instances = action.Instances;
+                        for (var i = 0; i < instances.Count; i++)
                         {
-                            // Istio fails the whole Check when an instance cannot be built.
-                            return new CheckOutcome(StatusCodes.Internal, $"{instance.Name}: {error}", TimeSpan.Zero, 0);
-                        }
+                            var instance = instances[i];
+                            if (instance.Template.Variety != Variety.Check)
+                            {
+                                continue;
+                            }
 
-                        calls.Add((action.Handler, CallCheck(action.Handler, built, cts.Token)));
+                            if (!TryBuild(instance, bag, out var built, out var error))
+                            {
+                                // Istio fails the whole Check when an instance cannot be built.
+                                return ValueTask.FromResult(new CheckOutcome(StatusCodes.Internal, $"{instance.Name}: {error}", TimeSpan.Zero, 0));
+                            }
+
+                            var start = Stopwatch.GetTimestamp();
+                            var call = StartCheck(action.Handler, built, token);
+                            if (pending is null && call.IsCompleted)
+                            {
+                                fold.Add(action.Handler, Finish(action.Handler, call, start));
+                            }
+                            else
+                            {
+                                // Keep rule order: once one call is pending, later ones queue behind it.
+                                pending ??= new PendingCheck[4];
+                                if (count == pending.Length)
+                                {
+                                    Array.Resize(ref pending, count * 2);
+                                }
+
+                                pending[count++] = new PendingCheck(action.Handler, call.AsTask(), start);
+                            }
+                        }
+                    }
+
+                    if (rule.RequestHeaderOperations.Count > 0)
+                    {
+                        Collect(rule.RequestHeaderOperations, bag, requestHeaders ??= []);
+                    }
+
+                    if (rule.ResponseHeaderOperations.Count > 0)
+                    {
+                        Collect(rule.ResponseHeaderOperations, bag, responseHeaders ??= []);
                     }
                 }
 
-                Collect(rule.RequestHeaderOperations, bag, requestHeaders);
-                Collect(rule.ResponseHeaderOperations, bag, responseHeaders);
-            }
-
-            if (calls.Count == 0)
-            {
-                return CheckOutcome.DefaultOk with { RequestHeaderChanges = requestHeaders, ResponseHeaderChanges = responseHeaders };
-            }
-
-            // Every result, in rule order: the first non-OK status wins, validity is the minimum.
-            int? code = null;
-            var messages = new List<string>();
-            var duration = TimeSpan.MaxValue;
-            var uses = int.MaxValue;
-            var anyOpinion = false;
-            foreach (var (handler, task) in calls)
-            {
-                var r = await task.ConfigureAwait(false);
-                if (!r.IsOk)
+                if (pass == 0)
                 {
-                    code ??= r.StatusCode;
-                    messages.Add($"{handler.Name}:{r.Message}");
-                }
+                    if (snapshot.NamespaceRules.Count == 0 || IdentityNamespace(bag) is not { } ns || !snapshot.NamespaceRules.TryGetValue(ns, out var scoped))
+                    {
+                        break;
+                    }
 
-                if (r.ValidDuration != TimeSpan.Zero || r.ValidUseCount != 0)
-                {
-                    anyOpinion = true;
-                    duration = r.ValidDuration < duration ? r.ValidDuration : duration;
-                    uses = Math.Min(uses, r.ValidUseCount);
+                    rules = scoped;
                 }
             }
 
-            if (!anyOpinion)
+            if (pending is null)
             {
-                duration = CheckOutcome.DefaultOk.ValidDuration;
-                uses = CheckOutcome.DefaultOk.ValidUseCount;
+                return ValueTask.FromResult(fold.Outcome(requestHeaders, responseHeaders));
             }
 
-            return new CheckOutcome(code ?? StatusCodes.Ok, string.Join(", ", messages), duration, uses)
+            release = false;
+            return FinishCheckAsync(snapshot, fold, pending, count, requestHeaders, responseHeaders);
+        }
+        finally
+        {
+            if (release)
             {
-                RequestHeaderChanges = code is null ? requestHeaders : [],
-                ResponseHeaderChanges = code is null ? responseHeaders : [],
-            };
+                snapshot.Release();
+            }
+        }
+    }
+
+    private async ValueTask<CheckOutcome> FinishCheckAsync(ConfigSnapshot snapshot, CheckFold fold, PendingCheck[] pending, int count, List<HeaderChange>? requestHeaders, List<HeaderChange>? responseHeaders)
+    {
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var (handler, call, start) = pending[i];
+                if (!call.IsCompleted)
+                {
+                    try
+                    {
+                        await call.ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        // Observed and turned into a status by Finish.
+                    }
+                }
+
+                fold.Add(handler, Finish(handler, new ValueTask<CheckResult>(call), start));
+            }
+
+            return fold.Outcome(requestHeaders, responseHeaders);
         }
         finally
         {
             snapshot.Release();
         }
     }
+
+    /// <summary>
+    /// Combines check results in rule order: the first non-OK status wins, every failure is named
+    /// in the message, validity is the minimum over the results that gave one.
+    /// </summary>
+    private struct CheckFold
+    {
+        private int? _code;
+        private string? _message;
+        private TimeSpan _duration;
+        private int _uses;
+        private bool _opinion;
+
+        public void Add(HandlerEntry handler, CheckResult r)
+        {
+            if (!r.IsOk)
+            {
+                _code ??= r.StatusCode;
+                var part = $"{handler.Name}:{r.Message}";
+                _message = _message is null ? part : _message + ", " + part;
+            }
+
+            if (r.ValidDuration != TimeSpan.Zero || r.ValidUseCount != 0)
+            {
+                _duration = !_opinion || r.ValidDuration < _duration ? r.ValidDuration : _duration;
+                _uses = !_opinion ? r.ValidUseCount : Math.Min(_uses, r.ValidUseCount);
+                _opinion = true;
+            }
+        }
+
+        public readonly CheckOutcome Outcome(List<HeaderChange>? requestHeaders, List<HeaderChange>? responseHeaders)
+        {
+            // Istio: no handler with an opinion on caching gives the default 1 minute / 10,000 uses.
+            var outcome = _opinion
+                ? new CheckOutcome(_code ?? StatusCodes.Ok, _message ?? string.Empty, _duration, _uses)
+                : CheckOutcome.DefaultOk with { StatusCode = _code ?? StatusCodes.Ok, StatusMessage = _message ?? string.Empty };
+            if (_code is null && (requestHeaders is not null || responseHeaders is not null))
+            {
+                outcome = outcome with { RequestHeaderChanges = requestHeaders ?? [], ResponseHeaderChanges = responseHeaders ?? [] };
+            }
+
+            return outcome;
+        }
+    }
+
+    private readonly record struct PendingCheck(HandlerEntry Handler, Task<CheckResult> Call, long Start);
 
     /// <inheritdoc/>
     public async ValueTask<QuotaOutcome> QuotaAsync(IAttributeBag bag, QuotaArgs args, CancellationToken cancellationToken)
@@ -174,16 +269,17 @@ internal sealed partial class Dispatcher : IDispatcher
                             return new QuotaOutcome(0, TimeSpan.Zero);
                         }
 
-                        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        cts.CancelAfter(_deadline);
+                        var start = Stopwatch.GetTimestamp();
                         try
                         {
-                            var r = await qh.HandleQuotaAsync((QuotaInstance)built, new QuotaRequest(args.Amount, args.BestEffort, args.DeduplicationId), cts.Token).ConfigureAwait(false);
+                            var r = await qh.HandleQuotaAsync((QuotaInstance)built, new QuotaRequest(args.Amount, args.BestEffort, args.DeduplicationId), _deadlines.Next()).ConfigureAwait(false);
+                            action.Handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed: false);
                             return new QuotaOutcome(r.GrantedAmount, r.ValidDuration);
                         }
                         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                         {
-                            LogQuotaFailed(_logger, args.Name, action.Handler.Name, e.Message);
+                            action.Handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed: true);
+                            LogQuotaFailed(_logger, args.Name, action.Handler.Name, e is OperationCanceledException ? $"no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms" : e.Message);
                             return new QuotaOutcome(0, TimeSpan.Zero);
                         }
                     }
@@ -243,9 +339,8 @@ internal sealed partial class Dispatcher : IDispatcher
                 }
             }
 
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            cts.CancelAfter(_deadline);
-            var calls = buffers.Select(kv => CallReport(kv.Key.Item1, kv.Key.Item2, kv.Value, cts.Token)).ToList();
+            var token = _deadlines.Next();
+            var calls = buffers.Select(kv => CallReport(kv.Key.Item1, kv.Key.Item2, kv.Value, token)).ToList();
             foreach (var call in calls)
             {
                 if (await call.ConfigureAwait(false) is { } error)
@@ -282,20 +377,20 @@ internal sealed partial class Dispatcher : IDispatcher
             yield return r;
         }
 
-        if (snapshot.NamespaceRules.Count == 0)
-        {
-            yield break;
-        }
-
-        var outbound = bag.TryGet(s_reporterKind, out var kind) && kind.Type == ValueType.String && kind.AsString == "outbound";
-        if (bag.TryGet(outbound ? s_sourceNamespace : s_destinationNamespace, out var ns) && ns.Type.IsStringLike()
-            && snapshot.NamespaceRules.TryGetValue(ns.AsString, out var rules))
+        if (snapshot.NamespaceRules.Count > 0 && IdentityNamespace(bag) is { } ns && snapshot.NamespaceRules.TryGetValue(ns, out var rules))
         {
             foreach (var r in rules)
             {
                 yield return r;
             }
         }
+    }
+
+    /// <summary>The namespace whose rules apply: the destination's for inbound reports (the default), the source's for outbound.</summary>
+    private static string? IdentityNamespace(IAttributeBag bag)
+    {
+        var outbound = bag.TryGet(s_reporterKind, out var kind) && kind.Type == ValueType.String && kind.AsString == "outbound";
+        return bag.TryGet(outbound ? s_sourceNamespace : s_destinationNamespace, out var ns) && ns.Type.IsStringLike() ? ns.AsString : null;
     }
 
     private bool Matches(RuleEntry rule, IAttributeBag bag)
@@ -315,28 +410,32 @@ internal sealed partial class Dispatcher : IDispatcher
         return false;
     }
 
+    private static readonly AttributeValue[] s_noValues = [];
+
     private static bool TryBuild(InstanceEntry instance, IAttributeBag bag, out Instance built, out string? error)
     {
-        var values = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
-        var maps = new Dictionary<string, IReadOnlyDictionary<string, AttributeValue>>(StringComparer.Ordinal);
-        foreach (var field in instance.Fields)
+        var fields = instance.Fields;
+        var values = fields.Count == 0 ? s_noValues : new AttributeValue[fields.Count];
+        var maps = instance.HasMaps ? new IReadOnlyDictionary<string, AttributeValue>?[fields.Count] : null;
+        for (var f = 0; f < fields.Count; f++)
         {
+            var field = fields[f];
             if (field.Expression is not null)
             {
-                if (!field.Expression.TryEvaluate(bag, out var v, out error))
+                if (!field.Expression.TryEvaluate(bag, out values[f], out error))
                 {
                     built = null!;
                     error = $"field '{field.Path}': {error}";
                     return false;
                 }
-
-                values[field.Path] = v;
             }
             else if (field.Map is not null)
             {
-                var map = new Dictionary<string, AttributeValue>(field.Map.Count, StringComparer.Ordinal);
-                foreach (var (k, e) in field.Map)
+                var entries = field.Map;
+                var map = new Dictionary<string, AttributeValue>(entries.Count, StringComparer.Ordinal);
+                for (var m = 0; m < entries.Count; m++)
                 {
+                    var (k, e) = entries[m];
                     if (!e.TryEvaluate(bag, out var v, out error))
                     {
                         built = null!;
@@ -347,11 +446,11 @@ internal sealed partial class Dispatcher : IDispatcher
                     map[k] = v;
                 }
 
-                maps[field.Path] = map;
+                maps![f] = map;
             }
         }
 
-        built = instance.Template.Create(instance.Name, new InstanceValues(values, maps));
+        built = instance.Template.Create(instance.Name, new InstanceValues(instance.FieldIndex, values, maps));
         error = null;
         return true;
     }
@@ -376,12 +475,12 @@ internal sealed partial class Dispatcher : IDispatcher
         }
     }
 
-    private async Task<CheckResult> CallCheck(HandlerEntry handler, Instance instance, CancellationToken token)
+    /// <summary>Starts a check handler; a handler that throws synchronously becomes a faulted call.</summary>
+    private static ValueTask<CheckResult> StartCheck(HandlerEntry handler, Instance instance, CancellationToken token)
     {
-        var start = Stopwatch.GetTimestamp();
         try
         {
-            var task = (handler.Handler, instance) switch
+            return (handler.Handler, instance) switch
             {
                 (ICheckNothingHandler h, CheckNothingInstance i) => h.HandleCheckNothingAsync(i, token),
                 (IListEntryHandler h, ListEntryInstance i) => h.HandleListEntryAsync(i, token),
@@ -389,26 +488,45 @@ internal sealed partial class Dispatcher : IDispatcher
                 (IApiKeyHandler h, ApiKeyInstance i) => h.HandleApiKeyAsync(i, token),
                 _ => ValueTask.FromResult(new CheckResult(StatusCodes.Internal, $"handler does not implement the {instance.GetType().Name} template", TimeSpan.Zero, 0)),
             };
-            return await task.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            LogHandlerFailed(_logger, handler.Name, $"no answer within {_deadline.TotalMilliseconds:0} ms");
-            return new CheckResult(StatusCodes.Unavailable, $"no answer within {_deadline.TotalMilliseconds:0} ms", TimeSpan.Zero, 0);
         }
         catch (Exception e)
         {
-            LogHandlerFailed(_logger, handler.Name, e.Message);
-            return new CheckResult(StatusCodes.Internal, $"handler failed: {e.Message}", TimeSpan.Zero, 0);
+            return ValueTask.FromException<CheckResult>(e);
         }
-        finally
+    }
+
+    /// <summary>The result of a completed call (read once); a fault or a timeout becomes a status.</summary>
+    private CheckResult Finish(HandlerEntry handler, ValueTask<CheckResult> call, long start)
+    {
+        CheckResult result;
+        if (call.IsCompletedSuccessfully)
         {
-            RuntimeMetrics.HandlerCall(handler.Name, Stopwatch.GetElapsedTime(start));
+            result = call.Result;
         }
+        else
+        {
+            var e = call.AsTask().Exception?.InnerException;
+            if (call.IsCanceled || e is OperationCanceledException)
+            {
+                var reason = $"no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
+                LogHandlerFailed(_logger, handler.Name, reason);
+                result = new CheckResult(StatusCodes.Unavailable, reason, TimeSpan.Zero, 0);
+            }
+            else
+            {
+                LogHandlerFailed(_logger, handler.Name, e?.Message ?? "unknown error");
+                result = new CheckResult(StatusCodes.Internal, $"handler failed: {e?.Message}", TimeSpan.Zero, 0);
+            }
+        }
+
+        handler.Metrics.Record(Stopwatch.GetElapsedTime(start), result.StatusCode is StatusCodes.Internal or StatusCodes.Unavailable && !call.IsCompletedSuccessfully);
+        return result;
     }
 
     private async Task<string?> CallReport(HandlerEntry handler, string template, List<Instance> instances, CancellationToken token)
     {
+        var start = Stopwatch.GetTimestamp();
+        var failed = true;
         try
         {
             var task = handler.Handler switch
@@ -420,17 +538,22 @@ internal sealed partial class Dispatcher : IDispatcher
                 _ => throw new InvalidOperationException($"handler does not implement the {template} template"),
             };
             await task.ConfigureAwait(false);
+            failed = false;
             return null;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             LogHandlerFailed(_logger, handler.Name, "report not handled within the deadline");
-            return $"{handler.Name}: no answer within {_deadline.TotalMilliseconds:0} ms";
+            return $"{handler.Name}: no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
         }
         catch (Exception e)
         {
             LogHandlerFailed(_logger, handler.Name, e.Message);
             return $"{handler.Name}: {e.Message}";
+        }
+        finally
+        {
+            handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed);
         }
     }
 

@@ -1,15 +1,33 @@
-using System.Diagnostics.Metrics;
-
 namespace Mixer.Runtime.Dispatch;
 
-/// <summary>The runtime's own metrics (System.Diagnostics.Metrics; the server exports them).</summary>
-internal static class RuntimeMetrics
+/// <summary>
+/// Where the runtime reports handler calls. The host supplies it (mixs exports Prometheus metrics);
+/// the runtime asks once per handler and then records each call without lookups.
+/// </summary>
+public interface IDispatchMetrics
 {
-    public const string MeterName = "Mixer.Runtime";
+    /// <summary>The recorder for one handler (by fully qualified name) of an adapter.</summary>
+    IHandlerMetrics ForHandler(string handler, string adapter);
+}
 
-    private static readonly Meter s_meter = new(MeterName);
-    private static readonly Histogram<double> s_handlerCalls = s_meter.CreateHistogram<double>("mixer_runtime_handler_call_seconds", "s", "Time of a handler call, by handler.");
+/// <summary>Records the calls of one handler.</summary>
+public interface IHandlerMetrics
+{
+    /// <summary>One call took <paramref name="elapsed"/>; <paramref name="failed"/> when it threw, timed out or answered INTERNAL.</summary>
+    void Record(TimeSpan elapsed, bool failed);
+}
 
-    public static void HandlerCall(string handler, TimeSpan elapsed) =>
-        s_handlerCalls.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("handler", handler));
+/// <summary>Records nothing (tools such as mixc validate, and tests).</summary>
+public sealed class NoDispatchMetrics : IDispatchMetrics, IHandlerMetrics
+{
+    /// <summary>The shared instance.</summary>
+    public static NoDispatchMetrics Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public IHandlerMetrics ForHandler(string handler, string adapter) => this;
+
+    /// <inheritdoc/>
+    public void Record(TimeSpan elapsed, bool failed)
+    {
+    }
 }

@@ -5,8 +5,10 @@ using Mixer.Sdk.Adapters;
 namespace Mixer.Runtime.Snapshot;
 
 /// <summary>A built handler, shared across snapshots while its signature is unchanged.</summary>
-internal sealed class HandlerEntry(string name, string adapter, string signature, IHandler handler, ConfigResource source)
+internal sealed class HandlerEntry(string name, string adapter, string signature, IHandler handler, ConfigResource source, Dispatch.IHandlerMetrics metrics)
 {
+    public Dispatch.IHandlerMetrics Metrics { get; } = metrics;
+
     public string Name { get; } = name;
 
     public string Adapter { get; } = adapter;
@@ -25,6 +27,12 @@ internal sealed record CompiledField(string Path, TemplateField Field, ICompiled
 internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOnlyList<CompiledField> Fields, ConfigResource Source)
 {
     public string ShortName { get; } = Names.ShortName(Name);
+
+    /// <summary>Field path to its position in <see cref="Fields"/>.</summary>
+    public IReadOnlyDictionary<string, int> FieldIndex { get; } = Fields.Select((f, i) => (f.Path, i)).ToDictionary(x => x.Path, x => x.i, StringComparer.Ordinal);
+
+    /// <summary>Whether any field is a map of expressions.</summary>
+    public bool HasMaps { get; } = Fields.Any(f => f.Map is not null);
 }
 
 /// <summary>One action of a rule: a handler and the instances sent to it.</summary>

@@ -19,7 +19,8 @@ internal sealed partial class SnapshotBuilder(
     Func<IReadOnlyDictionary<string, ValueType>, IExpressionCompiler> compilerFactory,
     string defaultNamespace,
     ILoggerFactory loggers,
-    IReadOnlyDictionary<string, string>? settings = null)
+    IReadOnlyDictionary<string, string>? settings = null,
+    Dispatch.IDispatchMetrics? metrics = null)
 {
     private readonly ILogger _logger = loggers.CreateLogger("Mixer.Runtime.Config");
 
@@ -133,7 +134,7 @@ internal sealed partial class SnapshotBuilder(
                     Logger = loggers.CreateLogger($"Mixer.Adapters.{adapter.Info.Name}"),
                     Settings = settings ?? new Dictionary<string, string>(),
                 }, cancellationToken).ConfigureAwait(false);
-                handlers[name] = new HandlerEntry(name, adapter.Info.Name, signature, handler, res);
+                handlers[name] = new HandlerEntry(name, adapter.Info.Name, signature, handler, res, (metrics ?? Dispatch.NoDispatchMetrics.Instance).ForHandler(name, adapter.Info.Name));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

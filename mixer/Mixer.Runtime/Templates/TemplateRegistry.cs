@@ -43,21 +43,30 @@ public sealed record TemplateField(string Name, FieldKind Kind, ValueType Type =
 /// <summary>A compiled-in template: its fields and how an evaluated instance becomes a typed SDK instance.</summary>
 public sealed record TemplateInfo(string Name, Variety Variety, IReadOnlyList<TemplateField> Fields, Func<string, InstanceValues, Instance> Create);
 
-/// <summary>The evaluated fields of one instance, by field path (<c>subject.user</c> for nested fields).</summary>
-public sealed class InstanceValues(Dictionary<string, AttributeValue> values, Dictionary<string, IReadOnlyDictionary<string, AttributeValue>> maps)
+/// <summary>
+/// The evaluated fields of one instance, by field path (<c>subject.user</c> for nested fields):
+/// arrays in field order plus a path index shared by every evaluation of the same instance config,
+/// so building an instance allocates no dictionary but the maps it hands out.
+/// </summary>
+public sealed class InstanceValues(IReadOnlyDictionary<string, int> index, AttributeValue[] values, IReadOnlyDictionary<string, AttributeValue>?[]? maps)
 {
+    private static readonly IReadOnlyDictionary<string, AttributeValue> s_empty = new Dictionary<string, AttributeValue>();
+
     /// <summary>A value field, or the default when not set.</summary>
-    public AttributeValue Get(string path) => values.TryGetValue(path, out var v) ? v : default;
+    public AttributeValue Get(string path) => index.TryGetValue(path, out var i) ? values[i] : default;
 
     /// <summary>A string field, or empty.</summary>
-    public string String(string path) => !values.TryGetValue(path, out var v) ? string.Empty
-        : v.Type.IsStringLike() ? v.AsString
-        : v.Type == ValueType.IpAddress ? v.ToString()
-        : string.Empty;
+    public string String(string path)
+    {
+        var v = Get(path);
+        return v.Type.IsStringLike() ? v.AsString
+            : v.Type == ValueType.IpAddress ? v.ToString()
+            : string.Empty;
+    }
 
     /// <summary>A map field, or empty.</summary>
     public IReadOnlyDictionary<string, AttributeValue> Map(string path) =>
-        maps.TryGetValue(path, out var m) ? m : new Dictionary<string, AttributeValue>();
+        maps is not null && index.TryGetValue(path, out var i) && maps[i] is { } m ? m : s_empty;
 }
 
 /// <summary>The templates compiled into Mixer, with Istio 1.0's fields and varieties.</summary>

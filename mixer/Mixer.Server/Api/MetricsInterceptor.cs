@@ -25,11 +25,14 @@ internal sealed class MetricsInterceptor : Interceptor
             Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         });
 
+    // Label children resolved once per method: WithLabels hashes its labels on every call.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, MethodMetrics> s_methods = new(StringComparer.Ordinal);
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        var (service, method) = Split(context.Method);
-        s_started.WithLabels("unary", service, method).Inc();
+        var metrics = For(context.Method);
+        metrics.Started.Inc();
         var start = Stopwatch.GetTimestamp();
         var code = StatusCode.OK;
         try
@@ -53,17 +56,48 @@ internal sealed class MetricsInterceptor : Interceptor
         }
         finally
         {
-            s_handled.WithLabels("unary", service, method, CodeName(code)).Inc();
-            s_latency.WithLabels("unary", service, method).Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+            metrics.Handled(code).Inc();
+            metrics.Latency.Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
     }
 
     /// <summary>Counts a call that failed before reaching the handler (e.g. an undecodable message).</summary>
     public static void CountRejected(string fullMethod, StatusCode code)
     {
-        var (service, method) = Split(fullMethod);
-        s_started.WithLabels("unary", service, method).Inc();
-        s_handled.WithLabels("unary", service, method, CodeName(code)).Inc();
+        var metrics = For(fullMethod);
+        metrics.Started.Inc();
+        metrics.Handled(code).Inc();
+    }
+
+    private static MethodMetrics For(string fullMethod) => s_methods.GetOrAdd(fullMethod, static m => new MethodMetrics(m));
+
+    private sealed class MethodMetrics
+    {
+        private readonly Counter.Child?[] _handled = new Counter.Child?[17];
+        private readonly string _service;
+        private readonly string _method;
+
+        public MethodMetrics(string fullMethod)
+        {
+            (_service, _method) = Split(fullMethod);
+            Started = s_started.WithLabels("unary", _service, _method);
+            Latency = s_latency.WithLabels("unary", _service, _method);
+        }
+
+        public Counter.Child Started { get; }
+
+        public Histogram.Child Latency { get; }
+
+        public Counter.Child Handled(StatusCode code)
+        {
+            var i = (int)code;
+            if ((uint)i >= (uint)_handled.Length)
+            {
+                return s_handled.WithLabels("unary", _service, _method, CodeName(code));
+            }
+
+            return _handled[i] ??= s_handled.WithLabels("unary", _service, _method, CodeName(code));
+        }
     }
 
     private static (string Service, string Method) Split(string fullMethod)

@@ -8,73 +8,90 @@ namespace Mixer.Server.Api;
 /// attribute or map key, duplicates folded, words given as global indexes the client knows
 /// (index &lt; its global_word_count) and otherwise as words of the message itself.
 /// </summary>
+/// <remarks>
+/// On the Check hot path: a record holds a few dozen entries, so duplicates are found by a linear
+/// scan over integer indexes rather than with a hash set, and nothing is allocated but the answer.
+/// </remarks>
 internal static class ReferencedAttributesEncoder
 {
+    /// <summary>Marks a match without a map key while folding duplicates (no real index is this).</summary>
+    private const int NoKey = int.MinValue;
+
     public static ReferencedAttributes Encode(ReferenceTracker tracker, uint globalWordCount, int from = 0)
     {
         var result = new ReferencedAttributes();
         var known = (int)Math.Min(globalWordCount, (uint)GlobalDictionary.Count);
-        Dictionary<string, int>? messageWords = null;
-        var seen = new HashSet<(string, string?)>();
-
-        int Index(string word)
-        {
-            var g = GlobalDictionary.IndexOf(word);
-            if (g >= 0 && g < known)
-            {
-                return g;
-            }
-
-            messageWords ??= new Dictionary<string, int>(StringComparer.Ordinal);
-            if (!messageWords.TryGetValue(word, out var slot))
-            {
-                slot = result.Words.Count;
-                result.Words.Add(word);
-                messageWords[word] = slot;
-            }
-
-            return -1 - slot;
-        }
-
-        void Add(string name, string? key, ReferenceKind kind)
-        {
-            if (!seen.Add((name, key)))
-            {
-                return;
-            }
-
-            var match = new ReferencedAttributes.Types.AttributeMatch
-            {
-                Name = Index(name),
-                Condition = kind == ReferenceKind.Exact
-                    ? ReferencedAttributes.Types.Condition.Exact
-                    : ReferencedAttributes.Types.Condition.Absence,
-            };
-            if (key is not null)
-            {
-                match.MapKey = Index(key);
-            }
-
-            result.AttributeMatches.Add(match);
-        }
-
         var refs = tracker.References;
+        Span<(int Name, int Key)> seen = refs.Count - from <= 64 ? stackalloc (int, int)[refs.Count - from] : new (int, int)[refs.Count - from];
+        var count = 0;
         for (var i = from; i < refs.Count; i++)
         {
-            Add(refs[i].Name, refs[i].MapKey, refs[i].Kind);
+            Add(result, known, refs[i].Name, refs[i].MapKey, refs[i].Kind, seen, ref count);
         }
 
         // A map used whole: the wire cannot say "exactly this map", so name every key it holds.
         // A client cache then reuses the answer only for requests carrying the same values under
         // those keys (Istio 1.0 recorded nothing here, and so served stale answers).
-        foreach (var (name, map) in tracker.WholeMaps)
+        if (tracker.WholeMaps.Count > 0)
         {
-            foreach (var (key, _) in map)
+            var extra = new (int, int)[count + tracker.WholeMaps.Sum(m => m.Value.Count)];
+            seen[..count].CopyTo(extra);
+            foreach (var (name, map) in tracker.WholeMaps)
             {
-                Add(name, key, ReferenceKind.Exact);
+                foreach (var (key, _) in map)
+                {
+                    Add(result, known, name, key, ReferenceKind.Exact, extra, ref count);
+                }
             }
         }
 
         return result;
+    }
+
+    private static void Add(ReferencedAttributes result, int known, string name, string? key, ReferenceKind kind, Span<(int Name, int Key)> seen, ref int count)
+    {
+        var n = Index(result, known, name);
+        var k = key is null ? NoKey : Index(result, known, key);
+        for (var i = 0; i < count; i++)
+        {
+            if (seen[i] == (n, k))
+            {
+                return;
+            }
+        }
+
+        seen[count++] = (n, k);
+        var match = new ReferencedAttributes.Types.AttributeMatch
+        {
+            Name = n,
+            Condition = kind == ReferenceKind.Exact ? ReferencedAttributes.Types.Condition.Exact : ReferencedAttributes.Types.Condition.Absence,
+        };
+        if (key is not null)
+        {
+            match.MapKey = k;
+        }
+
+        result.AttributeMatches.Add(match);
+    }
+
+    private static int Index(ReferencedAttributes result, int known, string word)
+    {
+        var g = GlobalDictionary.IndexOf(word);
+        if (g >= 0 && g < known)
+        {
+            return g;
+        }
+
+        var words = result.Words;
+        for (var i = 0; i < words.Count; i++)
+        {
+            if (string.Equals(words[i], word, StringComparison.Ordinal))
+            {
+                return -1 - i;
+            }
+        }
+
+        words.Add(word);
+        return -words.Count;
     }
 }

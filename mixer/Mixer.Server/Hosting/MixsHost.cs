@@ -34,12 +34,18 @@ internal static partial class MixsHost
             }
         }
 
+        // Our own metrics only: the meter adapter would turn every ASP.NET Core and Kestrel
+        // per-request instrument into Prometheus work on the hot path.
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressMeters = true, SuppressDebugMetrics = true });
+
+        // No exemplars: looking for a trace context on every observation costs more than the call it measures.
+        Metrics.DefaultFactory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = static (_, _) => Exemplar.None };
         using var loggers = LoggerFactory.Create(b => ConfigureLogging(b, args));
         MixerRuntime runtime;
         try
         {
             runtime = await MixerRuntime.StartAsync(
-                new RuntimeOptions { ConfigStoreUrl = args.ConfigStoreUrl, DefaultNamespace = args.ConfigDefaultNamespace },
+                new RuntimeOptions { ConfigStoreUrl = args.ConfigStoreUrl, DefaultNamespace = args.ConfigDefaultNamespace, Metrics = new PrometheusDispatchMetrics() },
                 BuiltInAdapters.Create(),
                 loggers,
                 stop).ConfigureAwait(false);
@@ -194,6 +200,9 @@ internal static partial class MixsHost
 
         // ASP.NET Core's per-request logs are noise at info level.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        // Hosting starts an Activity per request whenever its logger is enabled at all, for log scopes we never write.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         logging.AddFilter("Grpc", LogLevel.Warning);
     }

@@ -22,7 +22,7 @@ public readonly record struct AttributeReference(string Name, string? MapKey, Re
 /// </summary>
 public sealed class ReferenceTracker
 {
-    private readonly List<AttributeReference> _references = new(16);
+    private readonly List<AttributeReference> _references = new(32);
     private readonly Dictionary<string, IStringMap> _wholeMaps = new(StringComparer.Ordinal);
 
     /// <summary>Every lookup recorded so far, in order, duplicates included.</summary>
