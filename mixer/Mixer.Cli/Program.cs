@@ -1,8 +1,9 @@
-using System.CommandLine;
 using Mixer.Cli;
 
-var root = new RootCommand("mixc: talk to Mixer (check, report) and work with its config language (eval).")
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
 {
-    EvalCommand.Create(),
+    e.Cancel = true;
+    cancel.Cancel();
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+return await Mixc.RunAsync(args, Console.Out, Console.Error, cancel.Token).ConfigureAwait(false);
