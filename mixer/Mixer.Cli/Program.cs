@@ -1,9 +1,4 @@
 using Mixer.Cli;
 
-using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    cancel.Cancel();
-};
-return await Mixc.RunAsync(args, Console.Out, Console.Error, cancel.Token).ConfigureAwait(false);
+// Ctrl+C cancels the running calls through System.CommandLine's own termination handling.
+return await Mixc.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
