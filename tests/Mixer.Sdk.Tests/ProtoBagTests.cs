@@ -260,6 +260,27 @@ public sealed class ProtoBagTests
     }
 
     [Fact]
+    public void Timestamp_OutsideTheYears1To9999_IsAnError()
+    {
+        // google.protobuf.Timestamp's range; beyond it a value could not be read or printed.
+        Error(new CompressedAttributes { Timestamps = { [24] = new Timestamp { Seconds = 253402300800 } } }).ShouldContain("timestamp 'request.time' is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z");
+        Error(new CompressedAttributes { Timestamps = { [24] = new Timestamp { Seconds = -62135596801 } } }).ShouldContain("timestamp 'request.time' is outside");
+    }
+
+    [Fact]
+    public void Timestamp_AtTheEdgesOfItsRange_ReadsAndPrints()
+    {
+        var bag = Bag(new CompressedAttributes
+        {
+            Words = { "first" },
+            Timestamps = { [24] = new Timestamp { Seconds = 253402300799, Nanos = 999_999_999 }, [-1] = new Timestamp { Seconds = -62135596800 } },
+        });
+
+        Get(bag, "request.time").ToString().ShouldBe("9999-12-31T23:59:59.999999999Z");
+        Get(bag, "first").AsTimestamp.ShouldBe(DateTimeOffset.MinValue);
+    }
+
+    [Fact]
     public void Duration_MixedSignsOrTooLong_IsAnError()
     {
         Error(new CompressedAttributes { Durations = { [29] = new Duration { Seconds = 1, Nanos = -1 } } }).ShouldContain("duration 'response.duration' is out of range");
