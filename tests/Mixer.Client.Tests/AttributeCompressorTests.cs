@@ -35,6 +35,7 @@ public sealed class AttributeCompressorTests
         .SetDouble("my.ratio", -0.125)
         .SetBool("connection.mtls", true)
         .SetTimestamp("request.time", new Timestamp { Seconds = 1533038400, Nanos = 123_456_789 })
+        .SetTimestamp("context.time", new DateTimeOffset(2018, 7, 31, 14, 0, 0, TimeSpan.FromHours(2)))
         .SetDuration("response.duration", new Google.Protobuf.WellKnownTypes.Duration { Seconds = 1, Nanos = 5 })
         .SetDuration("my.negative.duration", TimeSpan.FromMilliseconds(-1500))
         .SetBytes("my.bytes", [0, 255, 7])
@@ -47,13 +48,14 @@ public sealed class AttributeCompressorTests
     {
         var bag = Decode(new AttributeCompressor().CreateCheckRequest(EveryType()));
 
-        bag.Count.ShouldBe(12);
+        bag.Count.ShouldBe(13);
         Get(bag, "request.method").AsString.ShouldBe("GET");
         Get(bag, "my.own.attribute").AsString.ShouldBe("a value no dictionary has");
         Get(bag, "response.code").AsInt64.ShouldBe(503);
         Get(bag, "my.ratio").AsDouble.ShouldBe(-0.125);
         Get(bag, "connection.mtls").AsBool.ShouldBeTrue();
         Get(bag, "request.time").ToString().ShouldBe("2018-07-31T12:00:00.123456789Z");
+        Get(bag, "context.time").ToString().ShouldBe("2018-07-31T12:00:00Z");
         Get(bag, "response.duration").AsDurationNanos.ShouldBe(1_000_000_005);
         Get(bag, "my.negative.duration").AsDurationNanos.ShouldBe(-1_500_000_000);
         Get(bag, "my.bytes").AsBytes.ShouldBe(new byte[] { 0, 255, 7 });
@@ -99,7 +101,7 @@ public sealed class AttributeCompressorTests
         request.Attributes.Strings.ShouldAllBe(kv => kv.Key < 0 && kv.Value < 0);
         request.Attributes.Int64S.Keys.ShouldAllBe(k => k < 0);
         request.Attributes.StringMaps.Values.SelectMany(m => m.Entries).ShouldAllBe(kv => kv.Key < 0 && kv.Value < 0);
-        Decode(request).Count.ShouldBe(12);
+        Decode(request).Count.ShouldBe(13);
     }
 
     [Fact]
