@@ -53,7 +53,7 @@ internal static class EvalCommand
             var text = parse.GetValue(expression);
             var flags = parse.GetValue(attributes) ?? [];
             var jsonlMode = parse.GetValue(jsonl);
-            return Run(file.FullName, text, flags, jsonlMode, Console.In, Console.Out, Console.Error);
+            return Run(file.FullName, text, flags, jsonlMode, Console.In, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
     }

@@ -1,9 +1,4 @@
-using System.CommandLine;
 using Mixer.Cli;
 
-var root = new RootCommand("mixc: talk to Mixer (check, report) and work with its config language (eval, validate).")
-{
-    EvalCommand.Create(),
-    ValidateCommand.Create(),
-};
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// Ctrl+C cancels the running calls through System.CommandLine's own termination handling.
+return await Mixc.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

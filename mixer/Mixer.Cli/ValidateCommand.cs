@@ -35,7 +35,7 @@ internal static class ValidateCommand
             directory,
             ns,
         };
-        command.SetAction((parse, token) => RunAsync(parse.GetValue(directory)!.FullName, parse.GetValue(ns)!, Console.Out, Console.Error, token));
+        command.SetAction((parse, token) => RunAsync(parse.GetValue(directory)!.FullName, parse.GetValue(ns)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, token));
         return command;
     }
 

@@ -33,6 +33,9 @@ public sealed class ProtoBag : IAttributeBag
     private const byte SlotBytes = 7;
     private const byte SlotStringMap = 8;
 
+    private const long MinTimestampSeconds = -62_135_596_800;
+    private const long MaxTimestampSeconds = 253_402_300_799;
+
     private Slot[] _slots;
     private int _count;
     private readonly IReadOnlyList<string> _words;
@@ -138,6 +141,14 @@ public sealed class ProtoBag : IAttributeBag
                 if (v is null || v.Nanos is < 0 or > 999_999_999)
                 {
                     error = $"{InvalidAttributesPrefix}timestamp '{name}' has nanos outside 0..999999999";
+                    return false;
+                }
+
+                // google.protobuf.Timestamp's own range: beyond it a value can be neither read
+                // as a date nor printed, so it would fail later, in some handler.
+                if (v.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds)
+                {
+                    error = $"{InvalidAttributesPrefix}timestamp '{name}' is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z";
                     return false;
                 }
 
