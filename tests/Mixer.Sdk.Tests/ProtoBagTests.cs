@@ -15,18 +15,58 @@ namespace Mixer.Sdk.Tests;
 /// </summary>
 public sealed class ProtoBagTests
 {
+    /// <summary>
+    /// The bag of <paramref name="attributes"/>, after checking that decoding the same message from its
+    /// bytes (what mixs does on Check) yields the same attributes with the same values.
+    /// </summary>
     internal static ProtoBag Bag(CompressedAttributes attributes, uint globalWordCount = 203, ReferenceTracker? tracker = null)
     {
         ProtoBag.TryCreate(attributes, globalWordCount, null, tracker, out var bag, out var error).ShouldBeTrue(error);
+        ProtoBag.TryCreate(attributes, globalWordCount, null, null, out var plain, out _).ShouldBeTrue();
+        ProtoBag.TryCreate(attributes.ToByteArray(), globalWordCount, null, null, out var wire, out var wireError).ShouldBeTrue(wireError);
+        wire.Names.Order(StringComparer.Ordinal).ShouldBe(plain.Names.Order(StringComparer.Ordinal));
+        foreach (var name in plain.Names)
+        {
+            plain.TryGet(name, out var expected).ShouldBeTrue();
+            wire.TryGet(name, out var actual).ShouldBeTrue();
+            Describe(actual).ShouldBe(Describe(expected), $"'{name}' decoded from bytes");
+        }
+
         return bag;
     }
 
+    /// <summary>The error for <paramref name="attributes"/>, the same whether decoded from the message or from its bytes.</summary>
     internal static string Error(CompressedAttributes attributes, uint globalWordCount = 203)
     {
         ProtoBag.TryCreate(attributes, globalWordCount, null, null, out _, out var error).ShouldBeFalse();
         error.ShouldNotBeNull();
         error.ShouldStartWith(ProtoBag.InvalidAttributesPrefix);
+        ProtoBag.TryCreate(attributes.ToByteArray(), globalWordCount, null, null, out _, out var wireError).ShouldBeFalse();
+        wireError.ShouldBe(error);
         return error;
+    }
+
+    private static string Describe(AttributeValue v) => v.Type == ValueType.StringMap
+        ? "map{" + string.Join(",", v.AsStringMap.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value)) + "}"
+        : v.Type + ":" + v;
+
+    [Fact]
+    public void Bytes_NotAProtobufMessage_IsAnUndecodableError()
+    {
+        ProtoBag.TryCreate(new byte[] { 0x12, 0x05, 0x08 }, 203, null, null, out _, out var error).ShouldBeFalse();
+        error.ShouldStartWith(ProtoBag.UndecodablePrefix);
+        error.ShouldContain("runs past the end");
+    }
+
+    [Fact]
+    public void Bytes_UnknownFieldsAndMissingMapValues_AreReadLikeAGeneratedParser()
+    {
+        // Field 15 is unknown (skipped); an int64s entry without a value is 0; a strings entry whose
+        // value is word 136 ("200") resolves as usual.
+        var bytes = new byte[] { 0x7A, 0x01, 0x00, 0x1A, 0x02, 0x08, 0x3C, 0x12, 0x05, 0x08, 0x26, 0x10, 0x90, 0x02 };
+        ProtoBag.TryCreate(bytes, 203, null, null, out var bag, out var error).ShouldBeTrue(error);
+        Get(bag, "response.code").ShouldBe(AttributeValue.Int64(0));
+        Get(bag, "request.method").AsString.ShouldBe("200");
     }
 
     private static AttributeValue Get(IAttributeBag bag, string name)

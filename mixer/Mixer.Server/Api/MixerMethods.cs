@@ -14,8 +14,9 @@ internal sealed class MixerMethods : IServiceMethodProvider<MixerService>
 {
     private const string ServiceName = "istio.mixer.v1.Mixer";
 
-    public static readonly Method<CheckRequest, CheckResponse> Check = new(
-        MethodType.Unary, ServiceName, "Check", RequestMarshaller(CheckRequest.Parser, "Check"), ResponseMarshaller<CheckResponse>());
+    // Check is read by hand (attributes stay bytes until the bag decodes them); Report uses the generated parser.
+    public static readonly Method<CheckCall, CheckResponse> Check = new(
+        MethodType.Unary, ServiceName, "Check", CheckMarshaller(), ResponseMarshaller<CheckResponse>());
 
     public static readonly Method<ReportRequest, ReportResponse> Report = new(
         MethodType.Unary, ServiceName, "Report", RequestMarshaller(ReportRequest.Parser, "Report"), ResponseMarshaller<ReportResponse>());
@@ -40,6 +41,22 @@ internal sealed class MixerMethods : IServiceMethodProvider<MixerService>
                 {
                     MetricsInterceptor.CountRejected($"/{ServiceName}/{method}", StatusCode.InvalidArgument);
                     throw new RpcException(new Status(StatusCode.InvalidArgument, $"request message could not be decoded as {typeof(T).Name}: {e.Message}"));
+                }
+            });
+
+    private static Marshaller<CheckCall> CheckMarshaller() =>
+        Marshallers.Create<CheckCall>(
+            static (_, _) => throw new NotSupportedException("the server never writes requests"),
+            static context =>
+            {
+                try
+                {
+                    return CheckCall.Parse(context);
+                }
+                catch (RpcException)
+                {
+                    MetricsInterceptor.CountRejected($"/{ServiceName}/Check", StatusCode.InvalidArgument);
+                    throw;
                 }
             });
 

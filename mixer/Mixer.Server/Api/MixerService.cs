@@ -14,13 +14,22 @@ namespace Mixer.Server.Api;
 /// </summary>
 internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<MixerService> logger)
 {
-    public async Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    public async Task<CheckResponse> Check(CheckCall request, ServerCallContext context)
     {
+        using var call = request;
         var tracker = new ReferenceTracker();
-        if (!ProtoBag.TryCreate(request.Attributes ?? new CompressedAttributes(), request.GlobalWordCount, null, tracker, out var bag, out var error))
+        if (!ProtoBag.TryCreate(call.Attributes, call.GlobalWordCount, null, tracker, out var bag, out var error))
         {
             LogBadRequest(logger, "Check", error!);
             throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
+        }
+
+        foreach (var quota in call.Quotas)
+        {
+            if (quota.Amount < 0)
+            {
+                throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"quota '{quota.Name}': amount must not be negative"));
+            }
         }
 
         var outcome = await dispatcher.CheckAsync(bag, context.CancellationToken).ConfigureAwait(false);
@@ -32,7 +41,7 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
             Status = new Status { Code = outcome.StatusCode, Message = outcome.StatusMessage ?? string.Empty },
             ValidDuration = Duration.FromTimeSpan(outcome.ValidDuration),
             ValidUseCount = outcome.ValidUseCount,
-            ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, request.GlobalWordCount),
+            ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, call.GlobalWordCount),
         };
         if (outcome.RequestHeaderChanges.Count > 0 || outcome.ResponseHeaderChanges.Count > 0)
         {
@@ -41,25 +50,20 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
 
         var response = new CheckResponse { Precondition = precondition };
 
-        if (outcome.StatusCode == (int)Code.Ok && request.Quotas.Count > 0)
+        if (outcome.StatusCode == (int)Code.Ok)
         {
-            foreach (var (name, quota) in request.Quotas)
+            foreach (var quota in call.Quotas)
             {
-                var mark = tracker.Count;
-                if (quota is null || quota.Amount < 0)
-                {
-                    throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"quota '{name}': amount must not be negative"));
-                }
-
+                var mark = tracker.Mark();
                 var q = await dispatcher.QuotaAsync(
                     bag,
-                    new QuotaArgs(name, quota.Amount, quota.BestEffort, request.DeduplicationId + name),
+                    new QuotaArgs(quota.Name, quota.Amount, quota.BestEffort, call.DeduplicationId + quota.Name),
                     context.CancellationToken).ConfigureAwait(false);
-                response.Quotas[name] = new CheckResponse.Types.QuotaResult
+                response.Quotas[quota.Name] = new CheckResponse.Types.QuotaResult
                 {
                     GrantedAmount = q.GrantedAmount,
                     ValidDuration = Duration.FromTimeSpan(q.ValidDuration),
-                    ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, request.GlobalWordCount, mark),
+                    ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, call.GlobalWordCount, mark),
                 };
             }
         }

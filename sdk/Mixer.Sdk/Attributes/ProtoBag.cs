@@ -1,14 +1,13 @@
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Istio.Mixer.V1;
-using ProtoDuration = Google.Protobuf.WellKnownTypes.Duration;
 using ProtoTimestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace Mixer.Sdk;
 
 /// <summary>
 /// A bag over one <see cref="CompressedAttributes"/> as it came off the wire. Every word index is
-/// checked when the bag is made (<see cref="TryCreate"/>), so a bad request fails whole and early;
+/// checked when the bag is made (<c>TryCreate</c>), so a bad request fails whole and early;
 /// values are converted only when looked up; lookups are recorded in a <see cref="ReferenceTracker"/>.
 /// </summary>
 /// <remarks>
@@ -16,7 +15,7 @@ namespace Mixer.Sdk;
 /// dictionary is longer than ours (a newer proxy) may name attributes with words we do not have: as
 /// in Istio, such attributes are simply not seen. Any other index outside both lists is an error.
 /// </remarks>
-public sealed class ProtoBag : IAttributeBag
+public sealed partial class ProtoBag : IAttributeBag
 {
     /// <summary>
     /// How an invalid-attributes error starts. Istio's proxy recognises this prefix on an
@@ -101,7 +100,7 @@ public sealed class ProtoBag : IAttributeBag
                     continue;
                 }
 
-                if (!d.Value(v, $"the value of '{name}'", out var value, out error)) return false;
+                if (!d.Value(v, WordRole.ValueOf, name, out var value, out error)) return false;
                 if (!bag.Add(name, SlotString, 0, value, out error)) return false;
             }
         }
@@ -138,20 +137,13 @@ public sealed class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Timestamps)
             {
                 if (!d.Name(k, "timestamps", out var name, out error)) { if (error is not null) return false; continue; }
-                if (v is null || v.Nanos is < 0 or > 999_999_999)
+                if (v is null)
                 {
                     error = $"{InvalidAttributesPrefix}timestamp '{name}' has nanos outside 0..999999999";
                     return false;
                 }
 
-                // google.protobuf.Timestamp's own range: beyond it a value can be neither read
-                // as a date nor printed, so it would fail later, in some handler.
-                if (v.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds)
-                {
-                    error = $"{InvalidAttributesPrefix}timestamp '{name}' is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z";
-                    return false;
-                }
-
+                if (!CheckTimestamp(name, v.Seconds, v.Nanos, out error)) return false;
                 if (!bag.Add(name, SlotTimestamp, 0, v, out error)) return false;
             }
         }
@@ -161,11 +153,7 @@ public sealed class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Durations)
             {
                 if (!d.Name(k, "durations", out var name, out error)) { if (error is not null) return false; continue; }
-                if (!TryNanos(v, out var nanos))
-                {
-                    error = $"{InvalidAttributesPrefix}duration '{name}' is out of range (at most about 292 years, seconds and nanos of one sign)";
-                    return false;
-                }
+                if (!CheckDuration(name, v?.Seconds ?? 0, v?.Nanos ?? 0, out var nanos, out error)) return false;
 
                 if (!bag.Add(name, SlotDuration, nanos, null, out error)) return false;
             }
@@ -348,26 +336,38 @@ public sealed class ProtoBag : IAttributeBag
         return true;
     }
 
-    private static bool TryNanos(ProtoDuration? d, out long nanos)
+    /// <summary>google.protobuf.Timestamp's own rules: beyond them a value can be neither read as a date nor printed, and would fail later, in some handler.</summary>
+    private static bool CheckTimestamp(string name, long seconds, int nanos, out string? error)
     {
-        nanos = 0;
-        if (d is null)
+        if (nanos is < 0 or > 999_999_999)
         {
-            return true;
-        }
-
-        if (d.Nanos is < -999_999_999 or > 999_999_999 || (d.Seconds > 0 && d.Nanos < 0) || (d.Seconds < 0 && d.Nanos > 0))
-        {
+            error = $"{InvalidAttributesPrefix}timestamp '{name}' has nanos outside 0..999999999";
             return false;
         }
 
+        if (seconds is < MinTimestampSeconds or > MaxTimestampSeconds)
+        {
+            error = $"{InvalidAttributesPrefix}timestamp '{name}' is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z";
+            return false;
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <summary>A duration as nanoseconds, or an error when it does not fit or mixes signs.</summary>
+    private static bool CheckDuration(string name, long seconds, int nanos, out long total, out string? error)
+    {
         const long maxSeconds = long.MaxValue / 1_000_000_000L - 1;
-        if (d.Seconds is > maxSeconds or < -maxSeconds)
+        total = 0;
+        if (nanos is < -999_999_999 or > 999_999_999 || (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0) || seconds is > maxSeconds or < -maxSeconds)
         {
+            error = $"{InvalidAttributesPrefix}duration '{name}' is out of range (at most about 292 years, seconds and nanos of one sign)";
             return false;
         }
 
-        nanos = (d.Seconds * 1_000_000_000L) + d.Nanos;
+        total = (seconds * 1_000_000_000L) + nanos;
+        error = null;
         return true;
     }
 
@@ -382,7 +382,7 @@ public sealed class ProtoBag : IAttributeBag
         {
             foreach (var (k, v) in entries)
             {
-                if (!d.Value(k, $"a key of '{name}'", out var key, out error) || !d.Value(v, $"a value of '{name}'", out var value, out error))
+                if (!d.Value(k, WordRole.KeyOf, name, out var key, out error) || !d.Value(v, WordRole.MapValueOf, name, out var value, out error))
                 {
                     resolved = null!;
                     return false;
@@ -406,6 +406,14 @@ public sealed class ProtoBag : IAttributeBag
         public byte Kind;
         public long Bits;
         public object? Ref;
+    }
+
+    /// <summary>What a word is, for the error that names it.</summary>
+    private enum WordRole : byte
+    {
+        ValueOf,
+        KeyOf,
+        MapValueOf,
     }
 
     /// <summary>Resolves word indexes against the message's words and the global dictionary.</summary>
@@ -433,13 +441,21 @@ public sealed class ProtoBag : IAttributeBag
             return false;
         }
 
-        public bool Value(int index, string what, out string value, out string? error)
+        public bool Value(int index, WordRole role, string name, out string value, out string? error)
         {
             if (Resolve(index, out value))
             {
                 error = null;
                 return true;
             }
+
+            // Described only on failure: formatting per word was most of the bag's allocation.
+            var what = role switch
+            {
+                WordRole.ValueOf => $"the value of '{name}'",
+                WordRole.KeyOf => $"a key of '{name}'",
+                _ => $"a value of '{name}'",
+            };
 
             error = index >= GlobalDictionary.Count && index < globalWordCount
                 ? $"{InvalidAttributesPrefix}word index {index} ({what}) is beyond this Mixer's global dictionary of {GlobalDictionary.Count} words; encode it as a message word"
