@@ -48,7 +48,7 @@ public sealed record TemplateInfo(string Name, Variety Variety, IReadOnlyList<Te
 /// arrays in field order plus a path index shared by every evaluation of the same instance config,
 /// so building an instance allocates no dictionary but the maps it hands out.
 /// </summary>
-public sealed class InstanceValues(IReadOnlyDictionary<string, int> index, AttributeValue[] values, IReadOnlyDictionary<string, AttributeValue>?[]? maps)
+public readonly struct InstanceValues(IReadOnlyDictionary<string, int> index, AttributeValue[] values, IReadOnlyDictionary<string, AttributeValue>?[]? maps)
 {
     private static readonly IReadOnlyDictionary<string, AttributeValue> s_empty = new Dictionary<string, AttributeValue>();
 

@@ -17,7 +17,26 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
     public async Task<CheckResponse> Check(CheckCall request, ServerCallContext context)
     {
         using var call = request;
-        var tracker = new ReferenceTracker();
+
+        // One record per thread, reused: it is only read before this method returns.
+        var tracker = t_spareTracker ?? new ReferenceTracker();
+        t_spareTracker = null;
+        try
+        {
+            return await CheckAsync(call, tracker, context).ConfigureAwait(false);
+        }
+        finally
+        {
+            tracker.Clear();
+            t_spareTracker = tracker;
+        }
+    }
+
+    [ThreadStatic]
+    private static ReferenceTracker? t_spareTracker;
+
+    private async Task<CheckResponse> CheckAsync(CheckCall call, ReferenceTracker tracker, ServerCallContext context)
+    {
         if (!ProtoBag.TryCreate(call.Attributes, call.GlobalWordCount, null, tracker, out var bag, out var error))
         {
             LogBadRequest(logger, "Check", error!);

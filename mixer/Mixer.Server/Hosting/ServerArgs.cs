@@ -35,7 +35,7 @@ internal sealed record ServerArgs
               --maxConcurrentStreams int     most concurrent streams per connection (default 1024)
               --configStoreURL string        where config lives: fs:///absolute/dir
               --configDefaultNamespace string  the mesh-wide config namespace (default "istio-system")
-              --numCheckCacheEntries int     server-side check cache entries; 0 disables it (default 0)
+              --numCheckCacheEntries int     accepted for compatibility with Istio; mixs keeps no server-side result cache
               --shutdownTimeout duration     how long SIGTERM waits for in-flight calls (default 10s)
               --log_output_level string      error, warn, info or debug (default "info")
         """;

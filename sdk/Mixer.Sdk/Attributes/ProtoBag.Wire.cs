@@ -143,30 +143,30 @@ public sealed partial class ProtoBag
         switch (map)
         {
             case FieldStrings:
-                return d.Value((int)bits, WordRole.ValueOf, name, out var value, out error) && Add(name, SlotString, 0, value, out error);
+                return d.Value((int)bits, WordRole.ValueOf, name, out var value, out error) && Add(name, key, SlotString, 0, value, out error);
             case FieldInt64s:
-                return Add(name, SlotInt64, bits, null, out error);
+                return Add(name, key, SlotInt64, bits, null, out error);
             case FieldDoubles:
-                return Add(name, SlotDouble, bits, null, out error);
+                return Add(name, key, SlotDouble, bits, null, out error);
             case FieldBools:
-                return Add(name, SlotBool, bits != 0 ? 1 : 0, null, out error);
+                return Add(name, key, SlotBool, bits != 0 ? 1 : 0, null, out error);
             case FieldTimestamps:
             {
                 var (seconds, nanos) = SecondsAndNanos(message);
                 return CheckTimestamp(name, seconds, nanos, out error)
-                    && Add(name, SlotTimestamp, 0, new ProtoTimestamp { Seconds = seconds, Nanos = nanos }, out error);
+                    && Add(name, key, SlotTimestamp, 0, new ProtoTimestamp { Seconds = seconds, Nanos = nanos }, out error);
             }
 
             case FieldDurations:
             {
                 var (seconds, nanos) = SecondsAndNanos(message);
-                return CheckDuration(name, seconds, nanos, out var total, out error) && Add(name, SlotDuration, total, null, out error);
+                return CheckDuration(name, seconds, nanos, out var total, out error) && Add(name, key, SlotDuration, total, null, out error);
             }
 
             case FieldBytes:
-                return Add(name, SlotBytes, 0, message.ToArray(), out error);
+                return Add(name, key, SlotBytes, 0, message.ToArray(), out error);
             default:
-                return ReadStringMap(message, d, name, out var resolved, out error) && Add(name, SlotStringMap, 0, resolved, out error);
+                return ReadStringMap(message, d, name, out var resolved, out error) && Add(name, key, SlotStringMap, 0, resolved, out error);
         }
     }
 

@@ -101,7 +101,7 @@ public sealed partial class ProtoBag : IAttributeBag
                 }
 
                 if (!d.Value(v, WordRole.ValueOf, name, out var value, out error)) return false;
-                if (!bag.Add(name, SlotString, 0, value, out error)) return false;
+                if (!bag.Add(name, k, SlotString, 0, value, out error)) return false;
             }
         }
 
@@ -110,7 +110,7 @@ public sealed partial class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Int64S)
             {
                 if (!d.Name(k, "int64s", out var name, out error)) { if (error is not null) return false; continue; }
-                if (!bag.Add(name, SlotInt64, v, null, out error)) return false;
+                if (!bag.Add(name, k, SlotInt64, v, null, out error)) return false;
             }
         }
 
@@ -119,7 +119,7 @@ public sealed partial class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Doubles)
             {
                 if (!d.Name(k, "doubles", out var name, out error)) { if (error is not null) return false; continue; }
-                if (!bag.Add(name, SlotDouble, BitConverter.DoubleToInt64Bits(v), null, out error)) return false;
+                if (!bag.Add(name, k, SlotDouble, BitConverter.DoubleToInt64Bits(v), null, out error)) return false;
             }
         }
 
@@ -128,7 +128,7 @@ public sealed partial class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Bools)
             {
                 if (!d.Name(k, "bools", out var name, out error)) { if (error is not null) return false; continue; }
-                if (!bag.Add(name, SlotBool, v ? 1 : 0, null, out error)) return false;
+                if (!bag.Add(name, k, SlotBool, v ? 1 : 0, null, out error)) return false;
             }
         }
 
@@ -144,7 +144,7 @@ public sealed partial class ProtoBag : IAttributeBag
                 }
 
                 if (!CheckTimestamp(name, v.Seconds, v.Nanos, out error)) return false;
-                if (!bag.Add(name, SlotTimestamp, 0, v, out error)) return false;
+                if (!bag.Add(name, k, SlotTimestamp, 0, v, out error)) return false;
             }
         }
 
@@ -155,7 +155,7 @@ public sealed partial class ProtoBag : IAttributeBag
                 if (!d.Name(k, "durations", out var name, out error)) { if (error is not null) return false; continue; }
                 if (!CheckDuration(name, v?.Seconds ?? 0, v?.Nanos ?? 0, out var nanos, out error)) return false;
 
-                if (!bag.Add(name, SlotDuration, nanos, null, out error)) return false;
+                if (!bag.Add(name, k, SlotDuration, nanos, null, out error)) return false;
             }
         }
 
@@ -164,7 +164,7 @@ public sealed partial class ProtoBag : IAttributeBag
             foreach (var (k, v) in attributes.Bytes)
             {
                 if (!d.Name(k, "bytes", out var name, out error)) { if (error is not null) return false; continue; }
-                if (!bag.Add(name, SlotBytes, 0, v, out error)) return false;
+                if (!bag.Add(name, k, SlotBytes, 0, v, out error)) return false;
             }
         }
 
@@ -174,7 +174,7 @@ public sealed partial class ProtoBag : IAttributeBag
             {
                 if (!d.Name(k, "string_maps", out var name, out error)) { if (error is not null) return false; continue; }
                 if (!ResolveMap(d, name, v, out var map, out error)) return false;
-                if (!bag.Add(name, SlotStringMap, 0, map, out error)) return false;
+                if (!bag.Add(name, k, SlotStringMap, 0, map, out error)) return false;
             }
         }
 
@@ -308,11 +308,15 @@ public sealed partial class ProtoBag : IAttributeBag
         }
     }
 
-    private bool Add(string name, byte kind, long bits, object? reference, out string? error)
+    // key: the word index that named the attribute; a global index spares the dictionary lookup.
+    private bool Add(string name, int key, byte kind, long bits, object? reference, out string? error)
     {
+        var global = key >= 0 && key < GlobalDictionary.Count ? key : GlobalDictionary.IndexOf(name);
         for (var i = 0; i < _count; i++)
         {
-            if (string.Equals(_slots[i].Name, name, StringComparison.Ordinal))
+            // Names that are global words compare as indexes; the others as text.
+            var other = _slots[i].GlobalIndex;
+            if (global >= 0 ? other == global : other < 0 && string.Equals(_slots[i].Name, name, StringComparison.Ordinal))
             {
                 error = $"{InvalidAttributesPrefix}attribute '{name}' is given more than once";
                 return false;
@@ -327,7 +331,7 @@ public sealed partial class ProtoBag : IAttributeBag
         _slots[_count++] = new Slot
         {
             Name = name,
-            GlobalIndex = GlobalDictionary.IndexOf(name),
+            GlobalIndex = global,
             Kind = kind,
             Bits = bits,
             Ref = reference,
