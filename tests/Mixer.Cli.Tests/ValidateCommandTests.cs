@@ -106,6 +106,49 @@ public sealed class ValidateCommandTests
     }
 
     [Fact]
+    public async Task Validate_UnknownRuleField_IsAnError_AndTheLegacySelectorIsAccepted()
+    {
+        using var dir = new ConfigDir().WithDefaultAttributes();
+        dir.Write("rules.yaml", """
+            apiVersion: config.istio.io/v1alpha2
+            kind: denier
+            metadata: {name: deny, namespace: istio-system}
+            spec:
+              status: {code: 7}
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: checknothing
+            metadata: {name: nothing, namespace: istio-system}
+            spec: {}
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: rule
+            metadata: {name: old, namespace: istio-system}
+            spec:
+              selector: source.namespace == "legacy"
+              actions:
+              - handler: deny.denier
+                instances: [nothing.checknothing]
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: rule
+            metadata: {name: typo, namespace: istio-system}
+            spec:
+              matches: source.namespace == "x"
+              actions:
+              - handler: deny.denier
+                instance: [nothing.checknothing]
+            """);
+
+        var (code, output) = await ValidateAsync(dir.Path);
+
+        code.ShouldBe(ValidateCommand.Invalid);
+        output.ShouldNotContain("rule istio-system/old");
+        output.ShouldContain("rule istio-system/typo: matches: unknown field");
+        output.ShouldContain("rule istio-system/typo: actions[0].instance: unknown field");
+    }
+
+    [Fact]
     public async Task Validate_MissingDirectory_IsBadUsage()
     {
         var (code, _) = await ValidateAsync("/nonexistent/mixer-config");

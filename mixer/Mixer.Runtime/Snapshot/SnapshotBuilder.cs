@@ -445,10 +445,14 @@ internal sealed partial class SnapshotBuilder(
     {
         var errors = new List<ConfigError>();
         spec = null;
+        UnknownFields(res, res.Spec, string.Empty, s_ruleFields, errors);
         ICompiledExpression? match = null;
-        if (res.Spec.TryGet("match", out var matchNode) && !(matchNode is ConfigScalar ms && (ms.IsNull || ms.Value.Trim().Length == 0)))
+
+        // "selector" is the pre-0.8 name of "match"; Istio 1.0 still accepted it.
+        var matchField = res.Spec.TryGet("match", out var matchNode) ? "match" : res.Spec.TryGet("selector", out matchNode) ? "selector" : null;
+        if (matchField is not null && !(matchNode is ConfigScalar ms && (ms.IsNull || ms.Value.Trim().Length == 0)))
         {
-            match = Compile(res, matchNode, "match", compiler, ValueType.Bool, errors);
+            match = Compile(res, matchNode!, matchField, compiler, ValueType.Bool, errors);
         }
 
         var actions = new List<(string, List<InstanceEntry>)>();
@@ -469,6 +473,7 @@ internal sealed partial class SnapshotBuilder(
                     continue;
                 }
 
+                UnknownFields(res, action, field + ".", s_actionFields, errors);
                 var handlerRef = Scalar(action, "handler");
                 var handlerName = handlerRef is null ? null : Resolve(handlerRef, res.Key.Namespace, handlers.Keys);
                 if (handlerRef is null || handlerName is null)
@@ -583,6 +588,22 @@ internal sealed partial class SnapshotBuilder(
         }
 
         return result;
+    }
+
+    // Istio 1.0's Rule and Action, plus the 1.1 fields (header operations, sampling) it later accepted.
+    private static readonly string[] s_ruleFields = ["match", "selector", "actions", "requestHeaderOperations", "responseHeaderOperations", "sampling"];
+    private static readonly string[] s_actionFields = ["handler", "instances", "name"];
+
+    /// <summary>Istio reads specs with jsonpb, for which a field the message lacks is an error.</summary>
+    private static void UnknownFields(ConfigResource res, ConfigMap map, string prefix, string[] known, List<ConfigError> errors)
+    {
+        foreach (var (key, node) in map.Entries)
+        {
+            if (!known.Any(k => ConfigMap.Normalize(k) == ConfigMap.Normalize(key)))
+            {
+                errors.Add(new ConfigError(node.Position, res.Key, prefix + key, $"unknown field; the fields are {string.Join(", ", known)}"));
+            }
+        }
     }
 
     /// <summary>Istio's reference resolution: the first candidate that names an existing resource.</summary>
