@@ -2,6 +2,7 @@
 # Check throughput of mixs against a do-nothing Mixer, same load, same run.
 #
 #   tests/load/check-load.sh [CONFIG_DIR] [ROUNDS] [REQUESTS_PER_ROUND]
+#   MIXS_ARGS='--numCheckCacheEntries 10000' tests/load/check-load.sh   # the same with the exact check cache
 #
 # Starts both servers on free loopback ports, then runs h2load (2 connections x 64 streams, a
 # sidecar-like CheckRequest of ~20 attributes) against each in turn, ROUNDS times interleaved, and
@@ -27,7 +28,7 @@ mixs="$root/mixer/Mixer.Server/bin/Release/net10.0/mixs.dll"
 dotnet "$tools" check-body "$out/check.bin"
 
 dotnet "$tools" noop-mixer --port 0 >"$out/noop.log" 2>&1 & pids+=($!); noop_pid=$!
-dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!); mixs_pid=$!
+dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn ${MIXS_ARGS:-} >"$out/mixs.log" 2>&1 & pids+=($!); mixs_pid=$!
 for i in $(seq 1 100); do
   grep -q "serving gRPC" "$out/noop.log" && grep -q "serving gRPC" "$out/mixs.log" && break
   sleep 0.2
@@ -72,7 +73,7 @@ report() { # name file
   failed=$(cut -d' ' -f4 "$2" | paste -sd+ | bc); cpu=$(cut -d' ' -f5 "$2" | median)
   printf '%-10s %10.0f checks/s   p50 %6d us   p99 %6d us   server CPU %5.1f us/check   failed %d\n' "$1" "$rps" "$p50" "$p99" "$cpu" "$failed"
 }
-echo "rounds=$rounds requests/round=$requests (2 connections x 64 streams), config=$config"
+echo "rounds=$rounds requests/round=$requests (2 connections x 64 streams), config=$config ${MIXS_ARGS:-}"
 report do-nothing "$out/noop.res"
 report mixs "$out/mixs.res"
 ratio=$(echo "$(cut -d' ' -f1 "$out/mixs.res" | median) / $(cut -d' ' -f1 "$out/noop.res" | median)" | bc -l)

@@ -12,7 +12,7 @@ namespace Mixer.Server.Api;
 /// <c>istio.mixer.v1.Mixer</c> (bound by <see cref="MixerMethods"/>): decodes the wire into attribute bags (every word index checked
 /// first), asks the dispatcher, and encodes the answer the way Istio 1.0's clients expect it.
 /// </summary>
-internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<MixerService> logger)
+internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache cache, ILogger<MixerService> logger)
 {
     public async Task<CheckResponse> Check(CheckCall request, ServerCallContext context)
     {
@@ -51,7 +51,21 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
             }
         }
 
-        var outcome = await dispatcher.CheckAsync(bag, context.CancellationToken).ConfigureAwait(false);
+        var generation = dispatcher.Generation;
+        CheckOutcome outcome;
+        IReadOnlyList<AttributeReference>? cachedReferences = null;
+        if (cache.Enabled && cache.Lookup(bag, generation) is { } hit)
+        {
+            (outcome, cachedReferences) = (hit.Outcome, hit.References);
+        }
+        else
+        {
+            outcome = await dispatcher.CheckAsync(bag, context.CancellationToken).ConfigureAwait(false);
+            if (cache.Enabled)
+            {
+                cache.Store(bag, tracker, outcome, generation);
+            }
+        }
 
         // Istio's Go server always sends precondition, its status and valid_duration, even when
         // zero; Istio's proxy reads an absent valid_duration as "never expires", so never omit them.
@@ -60,7 +74,9 @@ internal sealed partial class MixerService(IDispatcher dispatcher, ILogger<Mixer
             Status = new Status { Code = outcome.StatusCode, Message = outcome.StatusMessage ?? string.Empty },
             ValidDuration = Duration.FromTimeSpan(outcome.ValidDuration),
             ValidUseCount = outcome.ValidUseCount,
-            ReferencedAttributes = ReferencedAttributesEncoder.Encode(tracker, call.GlobalWordCount),
+            ReferencedAttributes = cachedReferences is null
+                ? ReferencedAttributesEncoder.Encode(tracker, call.GlobalWordCount)
+                : ReferencedAttributesEncoder.Encode(cachedReferences, call.GlobalWordCount),
         };
         if (outcome.RequestHeaderChanges.Count > 0 || outcome.ResponseHeaderChanges.Count > 0)
         {

@@ -17,11 +17,17 @@ internal static class ReferencedAttributesEncoder
     /// <summary>Marks a match without a map key while folding duplicates (no real index is this).</summary>
     private const int NoKey = int.MinValue;
 
-    public static ReferencedAttributes Encode(ReferenceTracker tracker, uint globalWordCount, int from = 0)
+    /// <summary>A recorded list of lookups (e.g. the one a cached answer was computed from).</summary>
+    public static ReferencedAttributes Encode(IReadOnlyList<AttributeReference> references, uint globalWordCount) =>
+        Encode(references, null, globalWordCount, 0);
+
+    public static ReferencedAttributes Encode(ReferenceTracker tracker, uint globalWordCount, int from = 0) =>
+        Encode(tracker.References, tracker, globalWordCount, from);
+
+    private static ReferencedAttributes Encode(IReadOnlyList<AttributeReference> refs, ReferenceTracker? tracker, uint globalWordCount, int from)
     {
         var result = new ReferencedAttributes();
         var known = (int)Math.Min(globalWordCount, (uint)GlobalDictionary.Count);
-        var refs = tracker.References;
         Span<(int Name, int Key)> seen = refs.Count - from <= 64 ? stackalloc (int, int)[refs.Count - from] : new (int, int)[refs.Count - from];
         var count = 0;
         for (var i = from; i < refs.Count; i++)
@@ -32,7 +38,7 @@ internal static class ReferencedAttributesEncoder
         // A map used whole: the wire cannot say "exactly this map", so name every key it holds.
         // A client cache then reuses the answer only for requests carrying the same values under
         // those keys (Istio 1.0 recorded nothing here, and so served stale answers).
-        if (tracker.WholeMaps.Count > 0)
+        if (tracker is not null && tracker.WholeMaps.Count > 0)
         {
             var extra = new (int, int)[count + tracker.WholeMaps.Sum(m => m.Value.Count)];
             seen[..count].CopyTo(extra);

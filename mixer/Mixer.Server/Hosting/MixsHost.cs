@@ -132,6 +132,7 @@ internal static partial class MixsHost
         });
         builder.Services.AddSingleton<IServiceMethodProvider<MixerService>, MixerMethods>();
         builder.Services.AddSingleton(dispatcher);
+        builder.Services.AddSingleton(new CheckCache(args.NumCheckCacheEntries, TimeProvider.System));
 
         var app = builder.Build();
         app.MapGrpcService<MixerService>();

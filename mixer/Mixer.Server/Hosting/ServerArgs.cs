@@ -35,7 +35,7 @@ internal sealed record ServerArgs
               --maxConcurrentStreams int     most concurrent streams per connection (default 1024)
               --configStoreURL string        where config lives: fs:///absolute/dir
               --configDefaultNamespace string  the mesh-wide config namespace (default "istio-system")
-              --numCheckCacheEntries int     accepted for compatibility with Istio; mixs keeps no server-side result cache
+              --numCheckCacheEntries int     entries of the exact server-side check cache; 0 turns it off (default 0)
               --shutdownTimeout duration     how long SIGTERM waits for in-flight calls (default 10s)
               --log_output_level string      error, warn, info or debug (default "info")
         """;
