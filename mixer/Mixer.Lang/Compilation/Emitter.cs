@@ -189,8 +189,6 @@ internal sealed class Emitter
                 return Compare(c);
             case "NOT":
                 return LinqExpr.Not(Value(c.Args[0]));
-            case "NEG":
-                return LinqExpr.Negate(Value(c.Args[0]));
             case "ADD":
                 {
                     var l = Value(c.Args[0]);
@@ -215,6 +213,14 @@ internal sealed class Emitter
             {
                 Add(LinqExpr.Assign(r, Value(operands[i])));
                 break;
+            }
+
+            if (operands[i] is CallExpr { Name: "SKIP" } skipped)
+            {
+                // Evaluated for its errors only; its value never becomes the result (see Folder).
+                var ignored = Local(skipped.Type);
+                Add(LinqExpr.Assign(ignored, Value(skipped.Args[0])));
+                continue;
             }
 
             var next = last ? absent! : LinqExpr.Label("or_next");
