@@ -95,6 +95,32 @@ public sealed class LanguageTests
     }
 
     [Fact]
+    public void Evaluate_DefaultChainOverWireBag_RecordsWhatItReadAndNamesTheLastWhenAllAreAbsent()
+    {
+        // source.user and source.uid are global words, "x.custom" is a message word.
+        var attrs = new Istio.Mixer.V1.CompressedAttributes();
+        attrs.Words.Add("x.custom");
+        attrs.Words.Add("v");
+        attrs.Strings[-1] = -2;
+        var manifest = new AttributeManifest(new Dictionary<string, ValueType>
+        {
+            ["source.user"] = ValueType.String, ["source.uid"] = ValueType.String, ["x.custom"] = ValueType.String,
+        });
+        var tracker = new ReferenceTracker();
+        ProtoBag.TryCreate(attrs, (uint)Istio.Mixer.V1.GlobalDictionary.Words.Count, null, tracker, out var bag, out var error).ShouldBeTrue(error);
+        var compiler = new ExpressionCompiler(manifest);
+
+        compiler.Compile("source.user | x.custom | source.uid").Evaluate(bag).Value.AsString.ShouldBe("v");
+        tracker.References.ShouldBe(
+        [
+            new AttributeReference("source.user", null, ReferenceKind.Absence),
+            new AttributeReference("x.custom", null, ReferenceKind.Exact),
+        ]);
+        compiler.Compile("source.user | source.uid").Evaluate(bag).Error.ShouldBe("lookup failed: 'source.uid'");
+        compiler.Compile("source.user | source.uid | \"d\"").Evaluate(bag).Value.AsString.ShouldBe("d");
+    }
+
+    [Fact]
     public void Evaluate_ShortCircuit_DoesNotReadTheRightOperand()
     {
         var tracker = new ReferenceTracker();

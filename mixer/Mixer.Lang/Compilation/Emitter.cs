@@ -23,6 +23,7 @@ namespace Mixer.Lang.Compilation;
 internal sealed class Emitter
 {
     private static readonly MethodInfo s_tryGet = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGet), [typeof(AttributeName), typeof(AttributeValue).MakeByRefType()])!;
+    private static readonly MethodInfo s_tryGetFirst = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetFirst))!;
     private static readonly MethodInfo s_tryGetMapValue = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetMapValue))!;
     private static readonly MethodInfo s_mapTryGetValue = typeof(IStringMap).GetMethod(nameof(IStringMap.TryGetValue))!;
     private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
@@ -131,7 +132,13 @@ internal sealed class Emitter
         var raw = Local(typeof(AttributeValue));
         var found = LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), raw);
         Add(LinqExpr.IfThen(LinqExpr.Not(found), absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent)));
-        var converter = v.Type switch
+        return Typed(v.Type, raw);
+    }
+
+    /// <summary>Emits the check that a looked-up value has the manifest's type; returns the CLR value.</summary>
+    private LinqExpr Typed(ValueType type, ParameterExpression raw)
+    {
+        var converter = type switch
         {
             ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri => nameof(Builtins.AsString),
             ValueType.Int64 or ValueType.Duration => nameof(Builtins.AsInt64),
@@ -142,7 +149,7 @@ internal sealed class Emitter
             ValueType.StringMap => nameof(Builtins.AsStringMap),
             _ => throw new InvalidOperationException("unexpected type"),
         };
-        var typed = Local(v.Type);
+        var typed = Local(type);
         Check(Call(converter, raw, typed, _error));
         return typed;
     }
@@ -208,6 +215,27 @@ internal sealed class Emitter
         var end = LinqExpr.Label("or_end");
         for (var i = 0; i < operands.Count; i++)
         {
+            var run = operands.Skip(i).TakeWhile(o => o is VariableExpr).Count();
+            if (run >= 2)
+            {
+                // A run of plain attributes: one bag call finds the first present (same lookups recorded).
+                var names = operands.Skip(i).Take(run).Cast<VariableExpr>().ToArray();
+                var toEnd = i + run == operands.Count;
+                var after = toEnd ? absent : LinqExpr.Label("or_next");
+                var raw = Local(typeof(AttributeValue));
+                var found = LinqExpr.Call(_bag, s_tryGetFirst, LinqExpr.Constant(names.Select(n => n.Handle).ToArray()), raw);
+                Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), after is null ? FailWith(LookupFailed(names[^1].Name)) : LinqExpr.Goto(after)));
+                Add(LinqExpr.Assign(r, Typed(c.Type, raw)));
+                Add(LinqExpr.Goto(end));
+                if (!toEnd)
+                {
+                    Add(LinqExpr.Label(after!));
+                }
+
+                i += run - 1;
+                continue;
+            }
+
             var last = i == operands.Count - 1;
             if (last && absent is null)
             {
@@ -349,6 +377,11 @@ internal sealed class Emitter
         var args = c.Args.Select(Value).ToArray();
         switch (c.Name)
         {
+            case "match" when c.Args[1] is ConstantExpr { Value: string glob }:
+                // The pattern is known: decide prefix, suffix or equality now.
+                return glob.EndsWith('*') ? Call(nameof(Builtins.StartsWith), args[0], LinqExpr.Constant(glob[..^1]))
+                    : glob.StartsWith('*') ? Call(nameof(Builtins.EndsWith), args[0], LinqExpr.Constant(glob[1..]))
+                    : LinqExpr.Call(s_stringEquals, args[0], args[1]);
             case "match":
                 return Call(nameof(Builtins.Match), args[0], args[1]);
             case "startsWith":

@@ -33,9 +33,17 @@ public sealed class ProtoBag : IAttributeBag
     private const byte SlotBytes = 7;
     private const byte SlotStringMap = 8;
 
+    private const int IndexedGlobalWords = 256;
+
     private Slot[] _slots;
     private int _count;
     private readonly IReadOnlyList<string> _words;
+
+    // Slot position + 1 of the attribute named by each global word (0: not in the bag), so a lookup
+    // by interned name, hit or miss, is one read: compiled expressions ask for absent attributes
+    // all the time ('|' chains). Bags of 255 attributes or more fall back to scanning.
+    private GlobalSlots _byGlobal;
+    private bool _scanGlobal;
 
     private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
     {
@@ -214,6 +222,26 @@ public sealed class ProtoBag : IAttributeBag
     }
 
     /// <inheritdoc/>
+    public int TryGetFirst(AttributeName[] names, out AttributeValue value)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        for (var n = 0; n < names.Length; n++)
+        {
+            var i = Find(names[n]);
+            if (i >= 0)
+            {
+                Found(i, out value);
+                return n;
+            }
+
+            Tracker?.Attribute(names[n].Name, false);
+        }
+
+        value = default;
+        return -1;
+    }
+
+    /// <inheritdoc/>
     public bool TryGetMapValue(AttributeName name, string key, out string value)
     {
         var i = Find(name);
@@ -238,6 +266,11 @@ public sealed class ProtoBag : IAttributeBag
         var slots = _slots;
         if (gi >= 0)
         {
+            if ((uint)gi < IndexedGlobalWords && !_scanGlobal)
+            {
+                return _byGlobal[gi] - 1;
+            }
+
             for (var i = 0; i < _count; i++)
             {
                 if (slots[i].GlobalIndex == gi)
@@ -325,10 +358,23 @@ public sealed class ProtoBag : IAttributeBag
             Array.Resize(ref _slots, _slots.Length * 2);
         }
 
+        var globalIndex = GlobalDictionary.IndexOf(name);
+        if ((uint)globalIndex < IndexedGlobalWords)
+        {
+            if (_count < byte.MaxValue)
+            {
+                _byGlobal[globalIndex] = (byte)(_count + 1);
+            }
+            else
+            {
+                _scanGlobal = true;
+            }
+        }
+
         _slots[_count++] = new Slot
         {
             Name = name,
-            GlobalIndex = GlobalDictionary.IndexOf(name),
+            GlobalIndex = globalIndex,
             Kind = kind,
             Bits = bits,
             Ref = reference,
@@ -386,6 +432,12 @@ public sealed class ProtoBag : IAttributeBag
         resolved = new ResolvedMap(keys, values);
         error = null;
         return true;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(IndexedGlobalWords)]
+    private struct GlobalSlots
+    {
+        private byte _first;
     }
 
     private struct Slot

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Mixer.Lang;
+using Mixer.Lang.Tests.Reference;
+using Mixer.Sdk;
+
+namespace Mixer.Benchmarks;
+
+/// <summary>
+/// <c>--quick</c>: a few seconds of Stopwatch loops (best of several rounds) over the same
+/// expressions as <see cref="ExpressionBenchmarks"/>, for a fast look while changing the compiler.
+/// The figures to quote come from BenchmarkDotNet.
+/// </summary>
+internal static class QuickCheck
+{
+    public static void Run()
+    {
+        var bag = BenchmarkManifest.RequestBag();
+        foreach (var (name, text) in ExpressionBenchmarks.Expressions)
+        {
+            var compiled = new ExpressionCompiler(BenchmarkManifest.Istio).Compile(text);
+            var walker = TreeWalker.For(text, BenchmarkManifest.Istio);
+            var w = Best(() => walker.Evaluate(bag));
+            var c = Best(() => compiled.Evaluate(bag));
+            var isBool = compiled.ResultType == Mixer.Sdk.ValueType.Bool;
+            var t = Best(() => isBool ? compiled.TryEvaluateBool(bag, out _, out _) : compiled.TryEvaluateString(bag, out _, out _));
+            Console.WriteLine($"{name}: walker {w,7:F1} ns  compiled {c,6:F1} ns ({w / c,4:F1}x)  typed {t,6:F1} ns ({w / t,4:F1}x)");
+        }
+    }
+
+    private static double Best<T>(Func<T> f)
+    {
+        const int N = 200_000;
+        var best = double.MaxValue;
+        for (var round = 0; round < 7; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < N; i++)
+            {
+                f();
+            }
+
+            best = Math.Min(best, sw.Elapsed.TotalNanoseconds / N);
+        }
+
+        return best;
+    }
+}
