@@ -195,7 +195,7 @@ internal static partial class Builtins
 
     public static string ConversionError(string kind, AttributeValue value) => $"error converting value to {kind}: '{value}'";
 
-    public static bool AsString(AttributeValue v, out string s, out string? error)
+    public static bool AsString(in AttributeValue v, out string s, out string? error)
     {
         if (v.Type.IsStringLike())
         {
@@ -209,7 +209,7 @@ internal static partial class Builtins
         return false;
     }
 
-    public static bool AsInt64(AttributeValue v, out long l, out string? error)
+    public static bool AsInt64(in AttributeValue v, out long l, out string? error)
     {
         // Like Istio's resolve_i: an integer or a duration serves either type.
         switch (v.Type)
@@ -229,7 +229,7 @@ internal static partial class Builtins
         }
     }
 
-    public static bool AsDouble(AttributeValue v, out double d, out string? error)
+    public static bool AsDouble(in AttributeValue v, out double d, out string? error)
     {
         if (v.Type == ValueType.Double)
         {
@@ -243,7 +243,7 @@ internal static partial class Builtins
         return false;
     }
 
-    public static bool AsBool(AttributeValue v, out bool b, out string? error)
+    public static bool AsBool(in AttributeValue v, out bool b, out string? error)
     {
         if (v.Type == ValueType.Bool)
         {
@@ -257,7 +257,7 @@ internal static partial class Builtins
         return false;
     }
 
-    public static bool AsIp(AttributeValue v, out byte[] ip, out string? error)
+    public static bool AsIp(in AttributeValue v, out byte[] ip, out string? error)
     {
         if (v.Type is ValueType.IpAddress or ValueType.Bytes)
         {
@@ -271,9 +271,9 @@ internal static partial class Builtins
         return false;
     }
 
-    public static bool AsBytes(AttributeValue v, out byte[] bytes, out string? error) => AsIp(v, out bytes, out error);
+    public static bool AsBytes(in AttributeValue v, out byte[] bytes, out string? error) => AsIp(in v, out bytes, out error);
 
-    public static bool AsTimestamp(AttributeValue v, out AttributeValue ts, out string? error)
+    public static bool AsTimestamp(in AttributeValue v, out AttributeValue ts, out string? error)
     {
         if (v.Type == ValueType.Timestamp)
         {
@@ -287,7 +287,7 @@ internal static partial class Builtins
         return false;
     }
 
-    public static bool AsStringMap(AttributeValue v, out IStringMap map, out string? error)
+    public static bool AsStringMap(in AttributeValue v, out IStringMap map, out string? error)
     {
         if (v.Type == ValueType.StringMap)
         {

@@ -45,6 +45,9 @@ public sealed class ProtoBag : IAttributeBag
     private GlobalSlots _byGlobal;
     private bool _scanGlobal;
 
+    // How many attributes are named by message words: none, in a typical proxy request.
+    private int _nonGlobal;
+
     private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
     {
         _slots = new Slot[Math.Max(capacity, 1)];
@@ -282,6 +285,11 @@ public sealed class ProtoBag : IAttributeBag
             return -1;
         }
 
+        if (_nonGlobal == 0)
+        {
+            return -1;
+        }
+
         for (var i = 0; i < _count; i++)
         {
             if (string.Equals(slots[i].Name, name.Name, StringComparison.Ordinal))
@@ -359,7 +367,11 @@ public sealed class ProtoBag : IAttributeBag
         }
 
         var globalIndex = GlobalDictionary.IndexOf(name);
-        if ((uint)globalIndex < IndexedGlobalWords)
+        if (globalIndex < 0)
+        {
+            _nonGlobal++;
+        }
+        else if ((uint)globalIndex < IndexedGlobalWords)
         {
             if (_count < byte.MaxValue)
             {
