@@ -22,6 +22,23 @@ internal static class QuickCheck
     private static void Measure(bool print)
     {
         var bag = BenchmarkManifest.RequestBag();
+        if (print && Environment.GetEnvironmentVariable("QUICK_PARTS") is not null)
+        {
+            var h = AttributeName.Of("source.namespace");
+            var pb = (ProtoBag)bag;
+            Console.WriteLine($"bag.TryGet hit {Best(() => bag.TryGet(h, out _)):F1} ns, direct {Best(() => pb.TryGet(h, out _)):F1} ns");
+            var hm = AttributeName.Of("source.user");
+            Console.WriteLine($"bag.TryGet miss {Best(() => bag.TryGet(hm, out _)):F1} ns");
+            var hh = AttributeName.Of("request.headers");
+            Console.WriteLine($"bag.TryGetMapValue {Best(() => bag.TryGetMapValue(hh, "x-user", out _)):F1} ns");
+            foreach (var t in new[] { "true", "source.namespace == \"prod\"", "request.headers[\"x-user\"] == \"admin\"", "source.namespace" })
+            {
+                var e = new ExpressionCompiler(BenchmarkManifest.Istio).Compile(t);
+                var isBool = e.ResultType == Mixer.Sdk.ValueType.Bool;
+                Console.WriteLine($"{t}: {Best(() => isBool ? e.TryEvaluateBool(bag, out _, out _) : e.TryEvaluateString(bag, out _, out _)):F1} ns");
+            }
+        }
+
         foreach (var (name, text) in ExpressionBenchmarks.Expressions)
         {
             var compiled = new ExpressionCompiler(BenchmarkManifest.Istio).Compile(text);

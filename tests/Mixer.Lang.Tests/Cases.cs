@@ -341,6 +341,8 @@ public static class Cases
         C("(\"a\" + \"b\") | \"c\"", "c"), C("(1 == 1) | ab | true", true), C("(1 == 1) | ab | true", false, ("ab", false)),
         C("size(as) | 3", 3L, ("as", "hello")), C("(ai < 2) | ab", true, ("ai", 1L), ("ab", true)),
         C("toLower(as) | \"x\"", "abc", ("as", "ABC")), C("conditional(ab, 1, 2) | 3", 1L, ("ab", true)), C("(!ab) | true", false, ("ab", true)),
+        E("as | bs | \"x\"", "error converting value to string: '3'", ("bs", 3L)), E("ai | bi | 1", "error converting value to integer or duration: 'x'", ("bi", "x")),
+        C("as | bs", "b", ("bs", "b")), E("as | bs", "lookup failed: 'bs'"), C("adns | bdns", Dns("b.c"), ("bdns", "b.c")),
         C("\"foo\" | \"bar\"", "foo"), E("ip(as) | ip(bs)", "lookup failed: 'as'", ("bs", "1.2.3.4")),
         C("emptyStringMap() | source.labels", StringMapValue.Empty, ("source.labels", Map("test", "foo"))),
         C("source.labels | emptyStringMap()", StringMapValue.Empty),

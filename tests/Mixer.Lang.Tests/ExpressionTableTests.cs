@@ -25,6 +25,17 @@ public sealed class ExpressionTableTests
     }
 
     [Theory]
+    [MemberData(nameof(WireRunnable))]
+    public void Compiler_TableCaseOverWireBag_GivesIstiosAnswer(Case c)
+    {
+        // The server's bag takes fast paths (strings straight from their slots, '|' runs in one call).
+        var expression = Compiler.Compile(c.Expr);
+        Check(c, expression.Evaluate(WireBags.From(c.Attrs.Select(a => KeyValuePair.Create(a.Name, Cases.ToValue(a.Value))))), expression.ResultType);
+    }
+
+    public static IEnumerable<object[]> WireRunnable => Cases.Runnable.Where(d => WireBags.Encodable((Case)d[0]));
+
+    [Theory]
     [MemberData(nameof(Cases.Runnable), MemberType = typeof(Cases))]
     public void TreeWalker_TableCase_GivesIstiosAnswer(Case c)
     {

@@ -23,12 +23,18 @@ namespace Mixer.Lang.Compilation;
 internal sealed class Emitter
 {
     private static readonly MethodInfo s_tryGet = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGet), [typeof(AttributeName), typeof(AttributeValue).MakeByRefType()])!;
+    private static readonly MethodInfo s_wireTryGetString = typeof(ProtoBag).GetMethod(nameof(ProtoBag.TryGetString))!;
+    private static readonly MethodInfo s_wireTryGetFirstString = typeof(ProtoBag).GetMethod(nameof(ProtoBag.TryGetFirstString))!;
     private static readonly MethodInfo s_tryGetFirst = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetFirst))!;
     private static readonly MethodInfo s_tryGetMapValue = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetMapValue))!;
     private static readonly MethodInfo s_mapTryGetValue = typeof(IStringMap).GetMethod(nameof(IStringMap.TryGetValue))!;
     private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
 
     private readonly ParameterExpression _bag = LinqExpr.Parameter(typeof(IAttributeBag), "bag");
+
+    // The request's bag as the server makes it, when it is one: lookups then call ProtoBag
+    // directly (it is sealed) instead of through the interface.
+    private readonly ParameterExpression _wire = LinqExpr.Variable(typeof(ProtoBag), "wire");
     private readonly ParameterExpression _error = LinqExpr.Parameter(typeof(string).MakeByRefType(), "error");
     private readonly LabelTarget _fail = LinqExpr.Label("fail");
     private readonly List<ParameterExpression> _locals = [];
@@ -51,7 +57,9 @@ internal sealed class Emitter
         var valueParam = LinqExpr.Parameter(typeof(T).MakeByRefType(), "value");
         var value = Value(root);
         var ret = LinqExpr.Label(typeof(bool), "return");
-        var body = new List<LinqExpr>(_stmts)
+        var body = new List<LinqExpr> { LinqExpr.Assign(_wire, LinqExpr.TypeAs(_bag, typeof(ProtoBag))) };
+        body.AddRange(_stmts);
+        body.AddRange(new List<LinqExpr>
         {
             LinqExpr.Assign(valueParam, value),
             LinqExpr.Assign(_error, LinqExpr.Constant(null, typeof(string))),
@@ -59,7 +67,8 @@ internal sealed class Emitter
             LinqExpr.Label(_fail),
             LinqExpr.Assign(valueParam, LinqExpr.Default(typeof(T))),
             LinqExpr.Label(ret, LinqExpr.Constant(false)),
-        };
+        });
+        _locals.Add(_wire);
         var lambda = LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
         return lambda.Compile();
     }
@@ -96,6 +105,16 @@ internal sealed class Emitter
         return block;
     }
 
+    /// <summary>A bag method, called on ProtoBag directly when the bag is one.</summary>
+    private LinqExpr BagCall(MethodInfo method, params LinqExpr[] args)
+    {
+        var direct = typeof(ProtoBag).GetMethod(method.Name, method.GetParameters().Select(p => p.ParameterType).ToArray())!;
+        return LinqExpr.Condition(
+            LinqExpr.NotEqual(_wire, LinqExpr.Constant(null, typeof(ProtoBag))),
+            LinqExpr.Call(_wire, direct, args),
+            LinqExpr.Call(_bag, method, args));
+    }
+
     private static MethodInfo Builtin(string name) => typeof(Builtins).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
         ?? throw new InvalidOperationException("no builtin " + name);
 
@@ -129,9 +148,30 @@ internal sealed class Emitter
 
     private LinqExpr Resolve(VariableExpr v, LabelTarget? absent)
     {
+        var missing = absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent);
+        if (v.Type.IsStringLike())
+        {
+            // From the wire bag, a string comes straight out of its slot; anything unusual (another
+            // bag, a value of another type) takes the general path below, which also words the error.
+            var s = Local(typeof(string));
+            var general = LinqExpr.Label("general");
+            var done = LinqExpr.Label("resolved");
+            var outcome = Local(typeof(int));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(_wire, LinqExpr.Constant(null, typeof(ProtoBag))), LinqExpr.Goto(general)));
+            Add(LinqExpr.Assign(outcome, LinqExpr.Call(_wire, s_wireTryGetString, LinqExpr.Constant(v.Handle), s)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(1)), LinqExpr.Goto(done)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(0)), missing));
+            Add(LinqExpr.Label(general));
+            var rawValue = Local(typeof(AttributeValue));
+            Add(LinqExpr.IfThen(LinqExpr.Not(LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), rawValue)), missing));
+            Add(LinqExpr.Assign(s, Typed(v.Type, rawValue)));
+            Add(LinqExpr.Label(done));
+            return s;
+        }
+
         var raw = Local(typeof(AttributeValue));
-        var found = LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), raw);
-        Add(LinqExpr.IfThen(LinqExpr.Not(found), absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent)));
+        var found = BagCall(s_tryGet, LinqExpr.Constant(v.Handle), raw);
+        Add(LinqExpr.IfThen(LinqExpr.Not(found), missing));
         return Typed(v.Type, raw);
     }
 
@@ -222,9 +262,34 @@ internal sealed class Emitter
                 var names = operands.Skip(i).Take(run).Cast<VariableExpr>().ToArray();
                 var toEnd = i + run == operands.Count;
                 var after = toEnd ? absent : LinqExpr.Label("or_next");
+                var handles = LinqExpr.Constant(names.Select(n => n.Handle).ToArray());
+                var none = after is null ? FailWith(LookupFailed(names[^1].Name)) : LinqExpr.Goto(after);
                 var raw = Local(typeof(AttributeValue));
-                var found = LinqExpr.Call(_bag, s_tryGetFirst, LinqExpr.Constant(names.Select(n => n.Handle).ToArray()), raw);
-                Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), after is null ? FailWith(LookupFailed(names[^1].Name)) : LinqExpr.Goto(after)));
+                var found = Local(typeof(int));
+                var general = LinqExpr.Label("general");
+                if (c.Type.IsStringLike())
+                {
+                    // The wire bag's string fast path, as in Resolve; another type found takes the
+                    // general path for that one attribute (which words the error).
+                    var s = Local(typeof(string));
+                    var typed = LinqExpr.Label("typed");
+                    Add(LinqExpr.IfThen(LinqExpr.Equal(_wire, LinqExpr.Constant(null, typeof(ProtoBag))), LinqExpr.Goto(general)));
+                    Add(LinqExpr.Assign(found, LinqExpr.Call(_wire, s_wireTryGetFirstString, handles, s)));
+                    Add(LinqExpr.IfThen(LinqExpr.GreaterThanOrEqual(found, LinqExpr.Constant(0)), LinqExpr.Block(LinqExpr.Assign(r, s), LinqExpr.Goto(end))));
+                    Add(LinqExpr.IfThen(LinqExpr.Equal(found, LinqExpr.Constant(-1)), none));
+                    Add(LinqExpr.Call(_bag, s_tryGet, LinqExpr.ArrayIndex(handles, LinqExpr.Subtract(LinqExpr.Constant(-2), found)), raw));
+                    Add(LinqExpr.Goto(typed));
+                    Add(LinqExpr.Label(general));
+                    Add(LinqExpr.Assign(found, LinqExpr.Call(_bag, s_tryGetFirst, handles, raw)));
+                    Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), none));
+                    Add(LinqExpr.Label(typed));
+                }
+                else
+                {
+                    Add(LinqExpr.Assign(found, BagCall(s_tryGetFirst, handles, raw)));
+                    Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), none));
+                }
+
                 Add(LinqExpr.Assign(r, Typed(c.Type, raw)));
                 Add(LinqExpr.Goto(end));
                 if (!toEnd)
@@ -286,7 +351,7 @@ internal sealed class Emitter
         {
             // The fast path: ask the bag for the one key, so only that key is recorded.
             var key = absent is null ? Value(c.Args[1]) : TryValue(c.Args[1], absent);
-            var lookup = LinqExpr.Call(_bag, s_tryGetMapValue, LinqExpr.Constant(map.Handle), key, result);
+            var lookup = BagCall(s_tryGetMapValue, LinqExpr.Constant(map.Handle), key, result);
             if (absent is not null)
             {
                 Add(LinqExpr.IfThen(LinqExpr.Not(lookup), LinqExpr.Goto(absent)));

@@ -211,6 +211,7 @@ public sealed class ProtoBag : IAttributeBag
     }
 
     /// <inheritdoc/>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryGet(AttributeName name, out AttributeValue value)
     {
         var i = Find(name);
@@ -222,6 +223,69 @@ public sealed class ProtoBag : IAttributeBag
         Tracker?.Attribute(name.Name, false);
         value = default;
         return false;
+    }
+
+    /// <summary>
+    /// A string attribute without building an <see cref="AttributeValue"/> (compiled expressions'
+    /// fast path): 1 with the string, 0 when absent (recorded as <see cref="TryGet(AttributeName, out AttributeValue)"/>
+    /// would), -1 when present with another type (not recorded: ask <see cref="TryGet(AttributeName, out AttributeValue)"/>).
+    /// </summary>
+    public int TryGetString(AttributeName name, out string value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var i = Find(name);
+        if (i < 0)
+        {
+            Tracker?.Attribute(name.Name, false);
+            value = string.Empty;
+            return 0;
+        }
+
+        ref var slot = ref _slots[i];
+        if (slot.Kind != SlotString)
+        {
+            value = string.Empty;
+            return -1;
+        }
+
+        Tracker?.Attribute(slot.Name, true);
+        value = (string)slot.Ref!;
+        return 1;
+    }
+
+    /// <summary>
+    /// <see cref="TryGetFirst"/> for string attributes without building an <see cref="AttributeValue"/>:
+    /// the position of the first present name with its string (lookups recorded as TryGetFirst
+    /// would), -1 when none is present, or -2 - position when the first present one has another
+    /// type (that one not recorded: ask <see cref="TryGet(AttributeName, out AttributeValue)"/>).
+    /// </summary>
+    public int TryGetFirstString(AttributeName[] names, out string value)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var tracker = Tracker;
+        for (var n = 0; n < names.Length; n++)
+        {
+            var i = Find(names[n]);
+            if (i < 0)
+            {
+                tracker?.Attribute(names[n].Name, false);
+                continue;
+            }
+
+            ref var slot = ref _slots[i];
+            if (slot.Kind != SlotString)
+            {
+                value = string.Empty;
+                return -2 - n;
+            }
+
+            tracker?.Attribute(slot.Name, true);
+            value = (string)slot.Ref!;
+            return n;
+        }
+
+        value = string.Empty;
+        return -1;
     }
 
     /// <inheritdoc/>
@@ -263,6 +327,7 @@ public sealed class ProtoBag : IAttributeBag
     /// <summary>The attribute at position <paramref name="index"/> (0..Count-1), not recorded.</summary>
     internal (string Name, AttributeValue Value) At(int index) => (_slots[index].Name, Convert(index));
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private int Find(AttributeName name)
     {
         var gi = name.GlobalIndex;
