@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Mixer.Lang.Compilation;
 using Mixer.Lang.Runtime;
 using Mixer.Sdk;
@@ -12,25 +13,78 @@ namespace Mixer.Lang;
 /// </summary>
 public sealed class CompiledExpression
 {
-    private readonly Evaluator<bool>? _bool;
-    private readonly Evaluator<string>? _string;
-    private readonly Evaluator<long>? _long;
-    private readonly Evaluator<double>? _double;
-    private readonly Evaluator<AttributeValue>? _timestamp;
-    private readonly Evaluator<byte[]>? _bytes;
-    private readonly Evaluator<IStringMap>? _map;
+    // One of these is set (by the result type); tiering replaces an interpreted delegate with the
+    // compiled one, a single reference write that readers may see late, never torn.
+    private Evaluator<bool>? _bool;
+    private Evaluator<string>? _string;
+    private Evaluator<long>? _long;
+    private Evaluator<double>? _double;
+    private Evaluator<AttributeValue>? _timestamp;
+    private Evaluator<byte[]>? _bytes;
+    private Evaluator<IStringMap>? _map;
+
+    // The code still to compile to IL (tiered mode), until it is.
+    private LambdaExpression? _pending;
 
     internal CompiledExpression(string text, ValueType resultType, Delegate evaluator)
     {
         Text = text;
         ResultType = resultType;
-        _bool = evaluator as Evaluator<bool>;
-        _string = evaluator as Evaluator<string>;
-        _long = evaluator as Evaluator<long>;
-        _double = evaluator as Evaluator<double>;
-        _timestamp = evaluator as Evaluator<AttributeValue>;
-        _bytes = evaluator as Evaluator<byte[]>;
-        _map = evaluator as Evaluator<IStringMap>;
+        Use(evaluator, compiled: true);
+    }
+
+    internal CompiledExpression(string text, ValueType resultType, LambdaExpression code, CompilationMode mode)
+    {
+        Text = text;
+        ResultType = resultType;
+        switch (mode)
+        {
+            case CompilationMode.Immediate:
+                Use(code.Compile(), compiled: true);
+                break;
+            case CompilationMode.Interpreted:
+                Use(code.Compile(preferInterpretation: true), compiled: false);
+                break;
+            default:
+                Use(code.Compile(preferInterpretation: true), compiled: false);
+                _pending = code;
+                TierUp.Enqueue(this);
+                break;
+        }
+    }
+
+    /// <summary>True once evaluation runs compiled IL rather than the interpreter.</summary>
+    public bool IsCompiled => _compiled;
+
+    /// <summary>
+    /// Compiles to IL now if tiering has not done so yet (for a caller that wants steady-state
+    /// speed at once); does nothing in <see cref="CompilationMode.Interpreted"/> mode.
+    /// </summary>
+    public void CompileNow()
+    {
+        lock (_gate)
+        {
+            if (_pending is { } code)
+            {
+                Use(code.Compile(), compiled: true);
+                _pending = null;
+            }
+        }
+    }
+
+    private readonly object _gate = new();
+    private volatile bool _compiled;
+
+    private void Use(Delegate evaluator, bool compiled)
+    {
+        Volatile.Write(ref _bool, evaluator as Evaluator<bool>);
+        Volatile.Write(ref _string, evaluator as Evaluator<string>);
+        Volatile.Write(ref _long, evaluator as Evaluator<long>);
+        Volatile.Write(ref _double, evaluator as Evaluator<double>);
+        Volatile.Write(ref _timestamp, evaluator as Evaluator<AttributeValue>);
+        Volatile.Write(ref _bytes, evaluator as Evaluator<byte[]>);
+        Volatile.Write(ref _map, evaluator as Evaluator<IStringMap>);
+        _compiled = compiled;
     }
 
     /// <summary>The source text.</summary>

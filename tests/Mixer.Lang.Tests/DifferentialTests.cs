@@ -11,7 +11,8 @@ namespace Mixer.Lang.Tests;
 /// </summary>
 public sealed class DifferentialTests
 {
-    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest);
+    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest, CompilationMode.Immediate);
+    private static readonly ExpressionCompiler Interpreter = new(Cases.Manifest, CompilationMode.Interpreted);
 
     [Theory]
     [InlineData(1)]
@@ -34,21 +35,24 @@ public sealed class DifferentialTests
             compiled.ShouldBeTrue($"generated '{text}' should compile: {error}");
             expression!.ResultType.ShouldBe(type, text);
             var walker = TreeWalker.For(text, Cases.Manifest);
+            var interpreted = Interpreter.Compile(text);
             for (var j = 0; j < 6; j++)
             {
                 var bag = gen.Bag();
                 var a = expression.Evaluate(bag);
                 var b = walker.Evaluate(bag);
-                var same = a.Succeeded == b.Succeeded && (a.Succeeded ? a.Value.Equals(b.Value) : a.Error == b.Error);
-                if (!same)
+                var t0 = interpreted.Evaluate(bag);
+                if (!Same(a, b) || !Same(t0, b))
                 {
-                    disagreements.Add($"{text} over [{string.Join(", ", bag.Names.Select(n => n + "=" + (bag.TryGet(n, out var v) ? v.ToString() : "")))}]: compiled {a}, walker {b}");
+                    disagreements.Add($"{text} over [{string.Join(", ", bag.Names.Select(n => n + "=" + (bag.TryGet(n, out var v) ? v.ToString() : "")))}]: compiled {a}, interpreted {t0}, walker {b}");
                 }
             }
         }
 
         disagreements.ShouldBeEmpty();
     }
+
+    private static bool Same(EvalResult a, EvalResult b) => a.Succeeded == b.Succeeded && (a.Succeeded ? a.Value.Equals(b.Value) : a.Error == b.Error);
 
     private sealed class Generator(Random random)
     {

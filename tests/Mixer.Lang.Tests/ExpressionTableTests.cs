@@ -6,7 +6,10 @@ namespace Mixer.Lang.Tests;
 
 public sealed class ExpressionTableTests
 {
-    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest);
+    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest, CompilationMode.Immediate);
+
+    // Tier 0 of tiered compilation: the same code, interpreted.
+    private static readonly ExpressionCompiler Interpreter = new(Cases.Manifest, CompilationMode.Interpreted);
 
     [Theory]
     [MemberData(nameof(Cases.Data), MemberType = typeof(Cases))]
@@ -22,6 +25,15 @@ public sealed class ExpressionTableTests
 
         compiled.ShouldBeTrue($"'{c.Expr}' should compile: {error}");
         Check(c, expression!.Evaluate(Cases.Bag(c)), expression.ResultType);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases.Runnable), MemberType = typeof(Cases))]
+    public void Interpreter_TableCase_GivesIstiosAnswer(Case c)
+    {
+        var expression = Interpreter.Compile(c.Expr);
+        expression.IsCompiled.ShouldBeFalse();
+        Check(c, expression.Evaluate(Cases.Bag(c)), expression.ResultType);
     }
 
     [Theory]

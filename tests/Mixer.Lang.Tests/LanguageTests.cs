@@ -121,6 +121,27 @@ public sealed class LanguageTests
     }
 
     [Fact]
+    public void TieredExpression_BeforeAndAfterTierUp_GivesTheSameAnswers()
+    {
+        var e = new ExpressionCompiler(Cases.Manifest).Compile("request.headers[\"x-user\"] | \"anon\"");
+        var bag = new DictionaryBag().Set("request.headers", AttributeValue.StringMap(new StringMapValue(new Dictionary<string, string> { ["x-user"] = "jane" })));
+        var before = e.Evaluate(bag);
+        e.CompileNow();
+        e.IsCompiled.ShouldBeTrue();
+        e.Evaluate(bag).ShouldBe(before);
+        before.Value.AsString.ShouldBe("jane");
+        e.Evaluate(new DictionaryBag()).Value.AsString.ShouldBe("anon");
+    }
+
+    [Fact]
+    public void TieredExpression_LeftAlone_IsCompiledInTheBackground()
+    {
+        var e = new ExpressionCompiler(Cases.Manifest, CompilationMode.Tiered).Compile("as == \"tiered-" + Guid.NewGuid() + "\"");
+        SpinWait.SpinUntil(() => e.IsCompiled, TimeSpan.FromSeconds(30)).ShouldBeTrue();
+        e.Evaluate(new DictionaryBag().Set("as", AttributeValue.String("x"))).Value.AsBool.ShouldBeFalse();
+    }
+
+    [Fact]
     public void Evaluate_ShortCircuit_DoesNotReadTheRightOperand()
     {
         var tracker = new ReferenceTracker();

@@ -28,6 +28,8 @@ internal sealed class Emitter
     private static readonly MethodInfo s_tryGetFirst = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetFirst))!;
     private static readonly MethodInfo s_tryGetMapValue = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetMapValue))!;
     private static readonly MethodInfo s_mapTryGetValue = typeof(IStringMap).GetMethod(nameof(IStringMap.TryGetValue))!;
+    private static readonly MethodInfo s_startsWith = typeof(string).GetMethod(nameof(string.StartsWith), [typeof(string), typeof(StringComparison)])!;
+    private static readonly MethodInfo s_endsWith = typeof(string).GetMethod(nameof(string.EndsWith), [typeof(string), typeof(StringComparison)])!;
     private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
 
     private readonly ParameterExpression _bag = LinqExpr.Parameter(typeof(IAttributeBag), "bag");
@@ -44,15 +46,19 @@ internal sealed class Emitter
     {
     }
 
-    public static Delegate Emit(Expr root)
+    /// <summary>The compiled delegate (an <see cref="Evaluator{T}"/> of the root's CLR type).</summary>
+    public static Delegate Emit(Expr root) => EmitLambda(root).Compile();
+
+    /// <summary>The code as an expression tree, to compile to IL or to interpret.</summary>
+    public static LambdaExpression EmitLambda(Expr root)
     {
         var e = new Emitter();
         var clr = ClrTypes.Of(root.Type);
         var method = typeof(Emitter).GetMethod(nameof(Build), BindingFlags.NonPublic | BindingFlags.Instance)!.MakeGenericMethod(clr);
-        return (Delegate)method.Invoke(e, [root])!;
+        return (LambdaExpression)method.Invoke(e, [root])!;
     }
 
-    private Evaluator<T> Build<T>(Expr root)
+    private Expression<Evaluator<T>> Build<T>(Expr root)
     {
         var valueParam = LinqExpr.Parameter(typeof(T).MakeByRefType(), "value");
         var value = Value(root);
@@ -69,8 +75,7 @@ internal sealed class Emitter
             LinqExpr.Label(ret, LinqExpr.Constant(false)),
         });
         _locals.Add(_wire);
-        var lambda = LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
-        return lambda.Compile();
+        return LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
     }
 
     // ---- helpers ----
@@ -444,8 +449,8 @@ internal sealed class Emitter
         {
             case "match" when c.Args[1] is ConstantExpr { Value: string glob }:
                 // The pattern is known: decide prefix, suffix or equality now.
-                return glob.EndsWith('*') ? Call(nameof(Builtins.StartsWith), args[0], LinqExpr.Constant(glob[..^1]))
-                    : glob.StartsWith('*') ? Call(nameof(Builtins.EndsWith), args[0], LinqExpr.Constant(glob[1..]))
+                return glob.EndsWith('*') ? LinqExpr.Call(args[0], s_startsWith, LinqExpr.Constant(glob[..^1]), LinqExpr.Constant(StringComparison.Ordinal))
+                    : glob.StartsWith('*') ? LinqExpr.Call(args[0], s_endsWith, LinqExpr.Constant(glob[1..]), LinqExpr.Constant(StringComparison.Ordinal))
                     : LinqExpr.Call(s_stringEquals, args[0], args[1]);
             case "match":
                 return Call(nameof(Builtins.Match), args[0], args[1]);

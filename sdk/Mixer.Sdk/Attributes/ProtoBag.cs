@@ -230,6 +230,7 @@ public sealed class ProtoBag : IAttributeBag
     /// fast path): 1 with the string, 0 when absent (recorded as <see cref="TryGet(AttributeName, out AttributeValue)"/>
     /// would), -1 when present with another type (not recorded: ask <see cref="TryGet(AttributeName, out AttributeValue)"/>).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public int TryGetString(AttributeName name, out string value)
     {
         ArgumentNullException.ThrowIfNull(name);
