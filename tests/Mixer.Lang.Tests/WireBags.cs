@@ -74,8 +74,4 @@ internal static class WireBags
             ? bag
             : throw new InvalidOperationException(error);
     }
-
-    /// <summary>Whether a case's attributes survive the wire unchanged (durations are carried in 100 ns steps here).</summary>
-    public static bool Encodable(Case c) =>
-        c.Attrs.All(a => Cases.ToValue(a.Value) is var v && (v.Type != ValueType.Duration || v.AsDurationNanos % 100 == 0));
 }

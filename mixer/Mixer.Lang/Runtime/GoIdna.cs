@@ -48,13 +48,8 @@ internal static class GoIdna
 
             if (label.StartsWith("xn--", StringComparison.Ordinal))
             {
-                try
+                if (!Punycode(s_strict, ref label, out error))
                 {
-                    label = s_strict.GetUnicode(label);
-                }
-                catch (ArgumentException)
-                {
-                    error = LabelError(label);
                     return false;
                 }
 
@@ -114,17 +109,9 @@ internal static class GoIdna
         foreach (var (start, length) in Labels(mapped))
         {
             var label = mapped.Substring(start, length);
-            if (label.StartsWith("xn--", StringComparison.Ordinal))
+            if (label.StartsWith("xn--", StringComparison.Ordinal) && !Punycode(s_lookup, ref label, out error))
             {
-                try
-                {
-                    label = s_lookup.GetUnicode(label);
-                }
-                catch (ArgumentException)
-                {
-                    error = LabelError(label);
-                    return false;
-                }
+                return false;
             }
 
             if (label.Length > 0 && !ValidLabel(label))
@@ -137,6 +124,22 @@ internal static class GoIdna
         result = mapped;
         error = null;
         return true;
+    }
+
+    /// <summary>Decodes (and validates) an "xn--" label.</summary>
+    private static bool Punycode(IdnMapping profile, ref string label, out string? error)
+    {
+        try
+        {
+            label = profile.GetUnicode(label);
+            error = null;
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            error = LabelError(label);
+            return false;
+        }
     }
 
     private static string? MapNonAscii(string s, out string? error)
