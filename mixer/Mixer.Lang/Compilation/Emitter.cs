@@ -167,9 +167,9 @@ internal sealed class Emitter
             Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(1)), LinqExpr.Goto(done)));
             Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(0)), missing));
             Add(LinqExpr.Label(general));
-            var rawValue = Local(typeof(AttributeValue));
-            Add(LinqExpr.IfThen(LinqExpr.Not(LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), rawValue)), missing));
-            Add(LinqExpr.Assign(s, Typed(v.Type, rawValue)));
+            Add(LinqExpr.Assign(outcome, Call(nameof(Builtins.ResolveString), _bag, LinqExpr.Constant(v.Handle), s, _error)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(0)), missing));
+            Add(LinqExpr.IfThen(LinqExpr.LessThan(outcome, LinqExpr.Constant(0)), Fail()));
             Add(LinqExpr.Label(done));
             return s;
         }

@@ -209,6 +209,22 @@ internal static partial class Builtins
         return false;
     }
 
+    /// <summary>
+    /// A string-like attribute through any bag: 1 with the string, 0 when absent, -1 with the
+    /// error when it has another type. Out of line so each compiled lookup stays small.
+    /// </summary>
+    public static int ResolveString(IAttributeBag bag, AttributeName name, out string s, out string? error)
+    {
+        if (!bag.TryGet(name, out var raw))
+        {
+            s = string.Empty;
+            error = null;
+            return 0;
+        }
+
+        return AsString(in raw, out s, out error) ? 1 : -1;
+    }
+
     public static bool AsInt64(in AttributeValue v, out long l, out string? error)
     {
         // Like Istio's resolve_i: an integer or a duration serves either type.
