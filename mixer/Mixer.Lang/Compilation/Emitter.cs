@@ -32,6 +32,11 @@ internal sealed class Emitter
     private static readonly MethodInfo s_endsWith = typeof(string).GetMethod(nameof(string.EndsWith), [typeof(string), typeof(StringComparison)])!;
     private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
 
+    // ProtoBag's implementation of each IAttributeBag method the compiled code calls (declared
+    // after the fields it reads: static initializers run in order).
+    private static readonly Dictionary<MethodInfo, MethodInfo> s_wireMethods = new[] { s_tryGet, s_tryGetFirst, s_tryGetMapValue }
+        .ToDictionary(m => m, m => typeof(ProtoBag).GetMethod(m.Name, m.GetParameters().Select(p => p.ParameterType).ToArray())!);
+
     private readonly ParameterExpression _bag = LinqExpr.Parameter(typeof(IAttributeBag), "bag");
 
     // The request's bag as the server makes it, when it is one: lookups then call ProtoBag
@@ -113,7 +118,7 @@ internal sealed class Emitter
     /// <summary>A bag method, called on ProtoBag directly when the bag is one.</summary>
     private LinqExpr BagCall(MethodInfo method, params LinqExpr[] args)
     {
-        var direct = typeof(ProtoBag).GetMethod(method.Name, method.GetParameters().Select(p => p.ParameterType).ToArray())!;
+        var direct = s_wireMethods[method];
         return LinqExpr.Condition(
             LinqExpr.NotEqual(_wire, LinqExpr.Constant(null, typeof(ProtoBag))),
             LinqExpr.Call(_wire, direct, args),
