@@ -137,6 +137,9 @@ internal static class EvalCommand
         return Ok;
     }
 
+    // Messages quote with ' and name operators like <, so keep them readable rather than \u-escaped.
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>One answer line per input line, in order; a bad line answers with an error and the stream goes on.</summary>
     public static void RunJsonLines(ExpressionCompiler compiler, TextReader input, TextWriter output)
     {
@@ -151,7 +154,7 @@ internal static class EvalCommand
             }
 
             buffer.SetLength(0);
-            using (var w = new Utf8JsonWriter(buffer))
+            using (var w = new Utf8JsonWriter(buffer, JsonOptions))
             {
                 w.WriteStartObject();
                 Answer(compiler, cache, line, w);

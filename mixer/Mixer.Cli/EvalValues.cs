@@ -189,7 +189,10 @@ internal static class EvalValues
                 w.WriteString("duration", GoDuration.Format(v.AsDurationNanos));
                 break;
             case ValueType.IpAddress:
-                w.WriteString("ip", v.ToString());
+                // As Go's net.IP prints: an IPv4-mapped IPv6 address in dotted form.
+                var ip = v.AsBytes;
+                var mapped = ip.Length == 16 && ip.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && ip[10] == 0xff && ip[11] == 0xff;
+                w.WriteString("ip", mapped ? new IPAddress(ip.AsSpan(12)).ToString() : v.ToString());
                 break;
             case ValueType.Bytes:
                 w.WriteString("bytes", Convert.ToBase64String(v.AsBytes));

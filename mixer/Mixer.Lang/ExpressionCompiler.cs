@@ -12,14 +12,24 @@ namespace Mixer.Lang;
 /// </summary>
 public sealed class ExpressionCompiler
 {
-    /// <summary>A compiler for expressions over the attributes <paramref name="manifest"/> declares.</summary>
+    /// <summary>A compiler for expressions over the attributes <paramref name="manifest"/> declares (tiered compilation).</summary>
     public ExpressionCompiler(IAttributeManifest manifest)
+        : this(manifest, CompilationMode.Tiered)
+    {
+    }
+
+    /// <summary>A compiler for expressions over the attributes <paramref name="manifest"/> declares.</summary>
+    public ExpressionCompiler(IAttributeManifest manifest, CompilationMode mode)
     {
         Manifest = manifest ?? throw new ArgumentNullException(nameof(manifest));
+        Mode = mode;
     }
 
     /// <summary>The vocabulary expressions are checked against.</summary>
     public IAttributeManifest Manifest { get; }
+
+    /// <summary>How expressions become code.</summary>
+    public CompilationMode Mode { get; }
 
     /// <summary>Compiles, or throws <see cref="ExpressionCompileException"/> saying where and why.</summary>
     public CompiledExpression Compile(string text) =>
@@ -36,7 +46,7 @@ public sealed class ExpressionCompiler
         }
 
         var folded = Folder.Fold(tree);
-        expression = new CompiledExpression(text, tree.Type, Emitter.Emit(folded));
+        expression = new CompiledExpression(text, tree.Type, Emitter.EmitLambda(folded), Mode);
         return true;
     }
 

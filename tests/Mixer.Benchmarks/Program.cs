@@ -1,4 +1,10 @@
 using BenchmarkDotNet.Running;
 
 // Runs the suites named on the command line (BenchmarkDotNet's --filter); see README.md.
+if (args is ["--quick"])
+{
+    Mixer.Benchmarks.QuickCheck.Run();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -102,7 +102,7 @@ public sealed class EvalCommandTests
             """{"value":{"string":"jane"},"type":"STRING"}""",
             lines[1],
             lines[2],
-            """{"error":"lookup failed: \u0027source.namespace\u0027"}""",
+            """{"error":"lookup failed: 'source.namespace'"}""",
             """{"value":{"int64":7},"type":"INT64"}""",
             """{"value":{"ip":"10.1.2.3"},"type":"IP_ADDRESS"}""",
             """{"value":{"duration":"0s"},"type":"DURATION"}""",
@@ -115,6 +115,26 @@ public sealed class EvalCommandTests
         JsonDocument.Parse(lines[1]).RootElement.GetProperty("error").GetString()!.ShouldStartWith("input line is not JSON");
         JsonDocument.Parse(lines[2]).RootElement.GetProperty("compileError").GetString()!.ShouldContain("expected operand");
         JsonDocument.Parse(lines[10]).RootElement.GetProperty("error").GetString()!.ShouldContain("attribute 'request.size'");
+    }
+
+    [Fact]
+    public void EvalJsonl_WhatIstio10Rejects_AnswersCompileErrors_AndIPv4MappedPrintsDotted()
+    {
+        var input = string.Join('\n',
+            """{"expr": "response.duration == \"10ms\"", "attrs": {"response.duration": {"duration": "10ms"}}}""",
+            """{"expr": "request.size | -1", "attrs": {}}""",
+            """{"expr": "source.ip", "attrs": {"source.ip": {"ip": "::ffff:10.1.2.3"}}}""",
+            """{"expr": "ip(\"::ffff:10.1.2.3\") == source.ip", "attrs": {"source.ip": {"ip": "10.1.2.3"}}}""",
+            """{"expr": "(request.size == 7) | false", "attrs": {"request.size": {"int64": 7}}}""");
+        var output = new StringWriter();
+        EvalCommand.Run(Manifest, null, [], jsonl: true, new StringReader(input), output, new StringWriter()).ShouldBe(0);
+        var lines = output.ToString().TrimEnd().Split('\n');
+        lines.Length.ShouldBe(5);
+        JsonDocument.Parse(lines[0]).RootElement.GetProperty("compileError").GetString()!.ShouldContain("not defined for DURATION");
+        JsonDocument.Parse(lines[1]).RootElement.GetProperty("compileError").GetString()!.ShouldContain("unknown function: SUB");
+        lines[2].ShouldBe("""{"value":{"ip":"10.1.2.3"},"type":"IP_ADDRESS"}""");
+        lines[3].ShouldBe("""{"value":{"bool":true},"type":"BOOL"}""");
+        lines[4].ShouldBe("""{"value":{"bool":false},"type":"BOOL"}""");
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public static class Cases
         E("as", "error converting value to string: '20'", ("as", 20L)),
         E("match(as, \"*.ns1.cluster\")", "error converting value to string: '20'", ("as", 20L)),
         E("ai == 1", "error converting value to integer or duration: 'x'", ("ai", "x")),
-        C("adur == \"1s\"", true, ("adur", 1_000_000_000L)),
+        C("adur | \"2s\"", Dur("1s"), ("adur", 1_000_000_000L)),
         C("ai == 5", true, ("ai", AttributeValue.DurationNanos(5))),
 
         // ---- equality ----
@@ -125,7 +125,8 @@ public static class Cases
         C("as == bs", true, ("as", "ABC"), ("bs", "ABC")), C("ab == bb", true, ("ab", true), ("bb", true)),
         C("ai == bi", true, ("ai", 0x7F000000FF000000L), ("bi", 0x7F000000FF000000L)), C("ai == 2", false, ("ai", 0x7F000000FF000000L)),
         C("ad == bd", true, ("ad", 345345.45), ("bd", 345345.45)),
-        C("adur == bdur", true, ("adur", Dur("1s")), ("bdur", Dur("1000ms"))), C("adur == \"1s\"", true, ("adur", Dur("1000ms"))),
+        Bad("adur == bdur", "'==' is not defined for DURATION values"), Bad("adur != \"1s\"", "'!=' is not defined for DURATION values"),
+        Bad("response.duration == \"0ms\"", "not defined for DURATION"),
         C("as == \"\"", true, ("as", "")),
         C("request.user == \"user1\"", true, ("request.user", "user1")),
         Bad("true == a", "'==' needs operands of the same type"), Bad("3.14 == a", "'==' needs operands of the same type"),
@@ -162,16 +163,19 @@ public static class Cases
         C("adns == bdns", false, ("adns", "a.example.com"), ("bdns", "b.example.com")),
         C("dnsName(\"Bücher.example\") == dnsName(\"xn--bcher-kva.example\")", true),
         C("dnsName(\"example.com\")", Dns("example.com")),
-        E("dnsName(\"a_b.example.com\")", "error converting 'a_b.example.com' to dns name"),
-        E("dnsName(\"-a.example.com\")", "to dns name"),
-        E("dnsName(\"\")", "to dns name"),
+        E("dnsName(\"-a.example.com\")", "error converting '-a.example.com' to dns name: 'idna: invalid label \"-a\"'"),
+        E("dnsName(\"\")", "error converting '' to dns name: 'idna: invalid label \"\"'"),
         C("aemail == email(\"User@Example.COM\")", true, ("aemail", "User@example.com")),
         C("aemail == email(\"user@example.com\")", false, ("aemail", "User@example.com")),
-        C("aemail == bemail", true, ("aemail", "a@x.example"), ("bemail", "a@X.EXAMPLE")), E("aemail == bemail", "error comparing e-mails", ("aemail", "a@x.example."), ("bemail", "a@x.example")),
+        C("aemail == bemail", true, ("aemail", "a@x.example"), ("bemail", "a@X.EXAMPLE")), E("aemail == bemail", "mail: no angle-addr", ("aemail", "a@x.example."), ("bemail", "a@x.example")),
         C("email(\"istio@example.com\")", Email("istio@example.com")),
         E("email(\"Istio <istio@example.com>\")", "display names are not allowed"),
         E("email(\"not-an-email\")", "error converting 'not-an-email' to e-mail"),
-        E("email(\"a@b_c.com\")", "to e-mail"),
+        E("email(\"\")", "error converting '' to e-mail: 'mail: no address'"), E("email(as)", "error converting 'barfoo' to e-mail:", ("as", "barfoo")),
+        E("email(\"a@-b.com\")", "error converting 'a@-b.com' to e-mail: 'error converting '-b.com' to dns name"),
+        C("email(as)", Email("\"istio\"@istio.io"), ("as", "\"istio\"@istio.io")), C("email(\"<istio@istio.io>\")", Email("<istio@istio.io>")),
+        C("email(\"a@ b.com\")", Email("a@ b.com")), E("email(\"a @b.com\")", "to e-mail"), E("email(\"a@b.com (Joe)\")", "to e-mail"),
+        C("aemail == bemail", true, ("aemail", "\"istio\"@istio.io"), ("bemail", "istio@istio.io")),
         C("auri == uri(\"HTTP://Example.com/a\")", true, ("auri", "http://example.com/a")),
         C("auri == uri(\"http://example.com:8080/a\")", false, ("auri", "http://example.com/a")),
         C("auri == uri(\"http://example.com/A\")", false, ("auri", "http://example.com/a")),
@@ -283,11 +287,12 @@ public static class Cases
         // ---- ADD and arithmetic ----
         C("as + \"-\" + bs", "a-b", ("as", "a"), ("bs", "b")), C("\"a\" + \"b\"", "ab"), C("ai + 1", 3L, ("ai", 2L)), C("1 + 2", 3L), C("1.5 + ad", 3.0, ("ad", 1.5)),
         C("9223372036854775807 + 1", long.MinValue),
-        C("-ai", -2L, ("ai", 2L)), C("-1.5", -1.5), C("request.size | -1", -1L),
+        Bad("-ai", "unknown function: SUB"), Bad("-1.5", "CEXL has no negative numbers"), Bad("request.size | -1", "unknown function: SUB"),
+        Bad("+ai", "ADD arity mismatch. Got 1 arg(s), expected 2 arg(s)"), Bad("^ai", "unknown function: XOR"), Bad("&ai", "unknown function: AND"),
         Bad("adur + bdur", "'+' adds STRING, INT64 or DOUBLE values, not DURATION"),
         Bad("(x/y) == 30", "unknown function: QUO"), Bad("x - y", "unknown function: SUB"), Bad("x * y", "operator '*' is not supported"),
         Bad("x % y", "REM"), Bad("x & y", "AND"), Bad("x ^ y", "XOR"), Bad("x << 1", "SHL"),
-        Bad("+x", "unary operator '+' is not supported"),
+        Bad("*x", "unexpected expression: unary operator '*'"),
 
         // ---- comparisons (Istio 1.1) ----
         C("ai < 3", true, ("ai", 2L)), C("ai <= 2", true, ("ai", 2L)), C("ai > 2", false, ("ai", 2L)), C("ai >= 2", true, ("ai", 2L)),
@@ -295,9 +300,9 @@ public static class Cases
         C("\"\uFFFD\" < \"\U0001F600\"", true),
         C("at < bt", true, ("at", Ts("2015-01-02T15:04:34Z")), ("bt", Ts("2015-01-02T15:04:35Z"))),
         C("at >= timestamp(\"2015-01-02T15:04:35.5Z\")", false, ("at", Ts("2015-01-02T15:04:35Z"))),
-        C("response.duration > \"100ms\"", true, ("response.duration", Dur("150ms"))),
+        Bad("response.duration > \"100ms\"", "'>' compares STRING, INT64, DOUBLE or TIMESTAMP values, not DURATION"),
         C("response.code >= 500", false, ("response.code", 200L)),
-        Bad("ab < bb", "'<' compares STRING, INT64, DOUBLE, TIMESTAMP or DURATION values, not BOOL"),
+        Bad("ab < bb", "'<' compares STRING, INT64, DOUBLE or TIMESTAMP values, not BOOL"),
         Bad("aip < bip", "not IP_ADDRESS"),
         Bad("ai < ad", "'<' needs operands of the same type"),
 
@@ -316,6 +321,85 @@ public static class Cases
         Bad("(as).x", "unexpected expression"),
         Bad("as.x.startsWith(\"a\")", "unknown attribute 'as.x'"),
         Bad("request.headers[\"x\"].size", "unexpected expression"),
+
+        // ---- Istio 1.0.6 parity: lexing as Go's scanner does ----
+        C("a /* note */ == 2 // trailing", true, ("a", 2L)), C("a ==\n 2", true, ("a", 2L)), C("a == 2\n", true, ("a", 2L)),
+        Bad("a\n== 2", "expected 'EOF', found newline"), Bad("a /* open", "comment not terminated"),
+        Bad("type == 2", "expected operand, found 'type'"), Bad("request.type == \"x\"", "expected selector, found 'type'"),
+        C("0755", 755L), Bad("089", "illegal octal number 089"), C("089.5", 89.5), C("5.", 5.0),
+        C("\"\\xc3\\xa9\"", "é"), C("\"\\303\\251\"", "é"), Bad("\"\\xff\"", "byte escapes"), C("'\\x41'", "A"), Bad("\"\\'\"", "unknown escape sequence"),
+        C("'0'", Dur("0s")), C("\"1h\"", Dur("1h")), C("\"+5s\"", Dur("5s")), C("\"1h30m\"", Dur("90m")), C("\"5.s\"", Dur("5s")), C("\".5s\"", Dur("500ms")),
+        C("\"1µs\"", Dur("1us")), C("\"-1.5h\"", AttributeValue.DurationNanos(-5_400_000_000_000)), C("\"1d\"", "1d"), C("\"s\"", "s"), C("\"10 ms\"", "10 ms"),
+        Bad("as | \"10ms\"", "is a DURATION"),
+
+        // ---- parity: precedence (| and + are both Go's level 4, left-associative) ----
+        C("as | \"unknown\" + \"b\"", "ab", ("as", "a")), C("as | \"a\" + bs + \"c\"", "abc", ("bs", "b")), C("as + (bs | \"b\") + \"c\"", "abc", ("as", "a")),
+
+        // ---- parity: | takes no value from an operator on its left (Istio's code generator) ----
+        C("(ai == 1) | false", false, ("ai", 1L)), C("(ab && bb) | true", true, ("ab", false), ("bb", false)),
+        E("(ai == 1) | bb", "lookup failed: 'bb'", ("ai", 1L)), E("(ai == 1) | true", "lookup failed: 'ai'"),
+        C("(\"a\" + \"b\") | \"c\"", "c"), C("(1 == 1) | ab | true", true), C("(1 == 1) | ab | true", false, ("ab", false)),
+        C("size(as) | 3", 3L, ("as", "hello")), C("(ai < 2) | ab", true, ("ai", 1L), ("ab", true)),
+        C("toLower(as) | \"x\"", "abc", ("as", "ABC")), C("conditional(ab, 1, 2) | 3", 1L, ("ab", true)), C("(!ab) | true", false, ("ab", true)),
+        E("as | bs | \"x\"", "error converting value to string: '3'", ("bs", 3L)), E("ai | bi | 1", "error converting value to integer or duration: 'x'", ("bi", "x")),
+        C("as | bs", "b", ("bs", "b")), E("as | bs", "lookup failed: 'bs'"), C("adns | bdns", Dns("b.c"), ("bdns", "b.c")),
+        C("\"foo\" | \"bar\"", "foo"), E("ip(as) | ip(bs)", "lookup failed: 'as'", ("bs", "1.2.3.4")),
+        C("emptyStringMap() | source.labels", StringMapValue.Empty, ("source.labels", Map("test", "foo"))),
+        C("source.labels | emptyStringMap()", StringMapValue.Empty),
+        C("emptyStringMap()[\"a\"] | \"d\"", "d"), C("(emptyStringMap() | br)[\"a\"] | \"d\"", "d"), C("emptyStringMap()[\"a\"]", ""),
+
+        // ---- parity: method targets ----
+        Bad("ar[\"x\"].startsWith(\"a\")", "unexpected expression"), C("(as).startsWith(\"a\")", true, ("as", "abc")),
+        C("toLower(as).endsWith(\"c\")", true, ("as", "ABC")), C("\"abc\".startsWith(as)", true, ("as", "ab")),
+        Bad("\"aaa\".matches(23)", "matches arg 1 (23) typeError got INT64, expected STRING"), Bad("matches()", "invoking instance method without an instance"),
+
+        // ---- parity: IP addresses (Go's net.ParseIP and net.IP.Equal) ----
+        C("aip == bip", true, ("aip", new byte[] { 10, 0, 0, 1 }), ("bip", new byte[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 })),
+        C("aip == bip", false, ("aip", new byte[] { 10, 0, 0, 1 }), ("bip", new byte[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1 })),
+        C("ip(\"010.000.000.001\") == ip(\"10.0.0.1\")", true), C("ip(\"::ffff:10.0.0.1\")", Ip(10, 0, 0, 1)), C("ip(\"::1\")", Ip(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)),
+        E("ip(\"1.2.3.4:80\")", "could not convert 1.2.3.4:80 to IP_ADDRESS"), E("ip(\"[::1]\")", "could not convert"), E("ip(\"\")", "could not convert  to IP_ADDRESS"),
+        E("ip(\"1.2.3.4 \")", "could not convert"), E("ip(\"1.2.3.04.5\")", "could not convert"),
+
+        // ---- parity: DNS names (x/net/idna as Istio 1.0 vendored it) ----
+        C("dnsName(\"a_b.example.com\")", Dns("a_b.example.com")), C("dnsName(\"Example.COM\")", Dns("Example.COM")), C("dnsName(\"foo.bar.\")", Dns("foo.bar.")),
+        C("dnsName(\"xn--bcher-kva.example\")", Dns("bücher.example")), C("dnsName(\"" + new string('a', 70) + ".com\")", Dns(new string('a', 70) + ".com")),
+        E("dnsName(\"ab--c.com\")", "invalid label \"ab--c\""), E("dnsName(\"a..b\")", "invalid label \"a..b\""), E("dnsName(\".\")", "invalid label"),
+        E("dnsName(\"a-.com\")", "invalid label \"a-\""),
+        C("dnsName(\"foo.bar.baz\") == dnsName(\"foo.Bar.baz.\")", true), C("adns == bdns", true, ("adns", "foo.bar.com"), ("bdns", "fOO.bar.com")),
+        C("adns != bdns", true, ("adns", "foo.bar.com"), ("bdns", "bar.foo.com")), C("adns == bdns", false, ("adns", "foo.bar."), ("bdns", "foo.bar..")),
+        E("adns == bdns", "idna: disallowed rune U+005F", ("adns", "a_b.com"), ("bdns", "a_b.com")),
+
+        // ---- parity: URIs (Go 1.10's net/url) ----
+        C("uri(\"http://x.com/?a=%zz\")", Uri("http://x.com/?a=%zz")), C("uri(\"http://a.com:abc/\")", Uri("http://a.com:abc/")), C("uri(\"urn:foo\")", Uri("urn:foo")),
+        C("uri(\"/relative/path\")", Uri("/relative/path")), C("uri(\"*\")", Uri("*")),
+        E("uri(\"http://a b.com/\")", "invalid character \" \" in host name"), E("uri(\"http://[::1\")", "missing ']' in host"),
+        E("uri(\"http://x.com/a%2\")", "invalid URL escape \"%2\""), E("uri(\":/\")", "missing protocol scheme"),
+        E("uri(\"http://us er@x.com/\")", "net/url: invalid userinfo"), E("uri(\"1a:b\")", "first path segment in URL cannot contain colon"),
+        C("auri == buri", true, ("auri", "http://x.com/a%20b"), ("buri", "http://x.com/a b")), C("uri(\"http://foo.bar.baz\") == uri(\"http://foo.Bar.baz.\")", true),
+        C("auri == buri", false, ("auri", "http://istio.io:80"), ("buri", "http://istio.io")), C("auri == buri", false, ("auri", "ftp://x.com/a"), ("buri", "ftp://X.com/a")),
+        C("(auri | uri(\"https://foo.bar.baz\")) == uri(\"https://foo.Bar.baz.\")", false, ("auri", "foo.bar.com")),
+
+        // ---- parity: timestamps (Go's time.Parse with time.RFC3339) ----
+        C("timestamp(\"2015-01-02T5:04:05Z\") == timestamp(\"2015-01-02T05:04:05Z\")", true),
+        C("timestamp(\"2015-01-02T16:04:05+01:00\") == timestamp(\"2015-01-02T15:04:05Z\")", true),
+        C("timestamp(\"2016-02-29T00:00:00Z\")", Ts("2016-02-29T00:00:00Z")), C("timestamp(\"2015-01-02T15:04:05.000000000100Z\")", AttributeValue.Timestamp(1420211045, 100)),
+        E("timestamp(\"2015-01-02t15:04:05Z\")", "could not convert"), E("timestamp(\"2015-01-02T15:04:05z\")", "could not convert"),
+        E("timestamp(\"2015-02-29T15:04:05Z\")", "could not convert"), E("timestamp(\"2015-01-02T24:00:00Z\")", "could not convert"),
+        E("timestamp(\"2015-01-02T15:04:60Z\")", "could not convert"), E("timestamp(\"2015-01-02T15:04:05.1234567890Z\")", "could not convert"),
+        E("timestamp(\"2015-01-02T15:04:05+0100\")", "could not convert"), E("timestamp(\"2015-01-02T15:04:05\")", "could not convert"),
+        E("timestamp(\"2015-01-02 15:04:05Z\")", "could not convert"), E("timestamp(\"2015-1-02T15:04:05Z\")", "could not convert"),
+
+        // ---- parity: matches is Go's RE2 search ----
+        C("\"^a$\".matches(as)", false, ("as", "a\n")), C("\"(?m)^b$\".matches(\"a\\nb\")", true), C("\"b\".matches(\"abc\")", true),
+        C("\"\\\\d\".matches(as)", false, ("as", "\u0663")), C("\"\\\\w+\".matches(as)", false, ("as", "é")), C("\"[\\\\d]\".matches(\"7\")", true),
+        C("\"[[:alpha:]]+\".matches(\"abc\")", true), C("\"^[[:digit:]]+$\".matches(\"12a\")", false), C("\"\\\\pL\".matches(\"é\")", true),
+        C("\"\\\\Qa.b\\\\E\".matches(\"axb\")", false), C("\"\\\\Qa.b\\\\E\".matches(\"a.b\")", true), C("\"\\\\x{41}\".matches(\"A\")", true), C("\"\\\\101\".matches(\"A\")", true),
+        C("\"[a[]\".matches(\"[\")", true), C("\"(?i)ABC\".matches(\"xabcx\")", true),
+        E("\"a{1001}\".matches(\"a\")", "error parsing regexp"), E("\"(a)\\\\1\".matches(\"aa\")", "error parsing regexp"), E("\"(?=a)\".matches(\"a\")", "error parsing regexp"),
+        E("\"a\\\\Z\".matches(\"a\")", "error parsing regexp"),
+
+        // ---- parity: match is a prefix or suffix glob only ----
+        C("match(\"abc\", \"*\")", true), C("match(\"\", \"*\")", true), C("match(\"a*b\", \"a*b\")", true), C("match(\"axb\", \"a*b\")", false), C("match(\"abc\", \"**\")", false), C("match(\"*bc\", \"**\")", true),
     ];
 
     public static IEnumerable<object[]> Data => All.Select(c => new object[] { c });

@@ -6,7 +6,10 @@ namespace Mixer.Lang.Tests;
 
 public sealed class ExpressionTableTests
 {
-    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest);
+    private static readonly ExpressionCompiler Compiler = new(Cases.Manifest, CompilationMode.Immediate);
+
+    // Tier 0 of tiered compilation: the same code, interpreted.
+    private static readonly ExpressionCompiler Interpreter = new(Cases.Manifest, CompilationMode.Interpreted);
 
     [Theory]
     [MemberData(nameof(Cases.Data), MemberType = typeof(Cases))]
@@ -23,6 +26,30 @@ public sealed class ExpressionTableTests
         compiled.ShouldBeTrue($"'{c.Expr}' should compile: {error}");
         Check(c, expression!.Evaluate(Cases.Bag(c)), expression.ResultType);
     }
+
+    [Theory]
+    [MemberData(nameof(Cases.Runnable), MemberType = typeof(Cases))]
+    public void Interpreter_TableCase_GivesIstiosAnswer(Case c)
+    {
+        var expression = Interpreter.Compile(c.Expr);
+        expression.IsCompiled.ShouldBeFalse();
+        Check(c, expression.Evaluate(Cases.Bag(c)), expression.ResultType);
+    }
+
+    [Theory]
+    [MemberData(nameof(WireRunnable))]
+    public void Compiler_TableCaseOverWireBag_GivesIstiosAnswer(Case c)
+    {
+        // The server's bag takes fast paths (strings straight from their slots, '|' runs in one call).
+        var expression = Compiler.Compile(c.Expr);
+        Check(c, expression.Evaluate(WireBags.From(c.Attrs.Select(a => KeyValuePair.Create(a.Name, Cases.ToValue(a.Value))))), expression.ResultType);
+    }
+
+    public static IEnumerable<object[]> WireRunnable => Cases.Runnable.Where(d => Encodable((Case)d[0]));
+
+    // Durations travel as protobuf Durations built from TimeSpan here: whole 100 ns steps only.
+    private static bool Encodable(Case c) =>
+        c.Attrs.All(a => Cases.ToValue(a.Value) is var v && (v.Type != ValueType.Duration || v.AsDurationNanos % 100 == 0));
 
     [Theory]
     [MemberData(nameof(Cases.Runnable), MemberType = typeof(Cases))]

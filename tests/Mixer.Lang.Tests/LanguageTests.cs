@@ -95,6 +95,53 @@ public sealed class LanguageTests
     }
 
     [Fact]
+    public void Evaluate_DefaultChainOverWireBag_RecordsWhatItReadAndNamesTheLastWhenAllAreAbsent()
+    {
+        // source.user and source.uid are global words, "x.custom" is a message word.
+        var attrs = new Istio.Mixer.V1.CompressedAttributes();
+        attrs.Words.Add("x.custom");
+        attrs.Words.Add("v");
+        attrs.Strings[-1] = -2;
+        var manifest = new AttributeManifest(new Dictionary<string, ValueType>
+        {
+            ["source.user"] = ValueType.String, ["source.uid"] = ValueType.String, ["x.custom"] = ValueType.String,
+        });
+        var tracker = new ReferenceTracker();
+        ProtoBag.TryCreate(attrs, (uint)Istio.Mixer.V1.GlobalDictionary.Words.Count, null, tracker, out var bag, out var error).ShouldBeTrue(error);
+        var compiler = new ExpressionCompiler(manifest);
+
+        compiler.Compile("source.user | x.custom | source.uid").Evaluate(bag).Value.AsString.ShouldBe("v");
+        tracker.References.ShouldBe(
+        [
+            new AttributeReference("source.user", null, ReferenceKind.Absence),
+            new AttributeReference("x.custom", null, ReferenceKind.Exact),
+        ]);
+        compiler.Compile("source.user | source.uid").Evaluate(bag).Error.ShouldBe("lookup failed: 'source.uid'");
+        compiler.Compile("source.user | source.uid | \"d\"").Evaluate(bag).Value.AsString.ShouldBe("d");
+    }
+
+    [Fact]
+    public void TieredExpression_BeforeAndAfterTierUp_GivesTheSameAnswers()
+    {
+        var e = new ExpressionCompiler(Cases.Manifest).Compile("request.headers[\"x-user\"] | \"anon\"");
+        var bag = new DictionaryBag().Set("request.headers", AttributeValue.StringMap(new StringMapValue(new Dictionary<string, string> { ["x-user"] = "jane" })));
+        var before = e.Evaluate(bag);
+        e.CompileNow();
+        e.IsCompiled.ShouldBeTrue();
+        e.Evaluate(bag).ShouldBe(before);
+        before.Value.AsString.ShouldBe("jane");
+        e.Evaluate(new DictionaryBag()).Value.AsString.ShouldBe("anon");
+    }
+
+    [Fact]
+    public void TieredExpression_LeftAlone_IsCompiledInTheBackground()
+    {
+        var e = new ExpressionCompiler(Cases.Manifest, CompilationMode.Tiered).Compile("as == \"tiered-" + Guid.NewGuid() + "\"");
+        SpinWait.SpinUntil(() => e.IsCompiled, TimeSpan.FromSeconds(30)).ShouldBeTrue();
+        e.Evaluate(new DictionaryBag().Set("as", AttributeValue.String("x"))).Value.AsBool.ShouldBeFalse();
+    }
+
+    [Fact]
     public void Evaluate_ShortCircuit_DoesNotReadTheRightOperand()
     {
         var tracker = new ReferenceTracker();

@@ -14,7 +14,7 @@ internal sealed class CheckException(int position, string reason) : Exception(re
 
 /// <summary>
 /// Gives every node of a tree its static type, against an attribute manifest, with Istio 1.0's
-/// rules (plus 1.1's comparisons, toLower and size, and <c>!</c> / unary <c>-</c>).
+/// rules (plus 1.1's comparisons, toLower and size, and <c>!</c>).
 /// </summary>
 internal sealed class Checker(IAttributeManifest manifest, string text)
 {
@@ -45,15 +45,23 @@ internal sealed class Checker(IAttributeManifest manifest, string text)
 
     private ValueType Call(CallExpr call)
     {
+        if (call.Target is null && Functions.IntrinsicArity.TryGetValue(call.Name, out var arity) && call.Args.Length != arity)
+        {
+            // Istio's message for +x (ADD with one argument).
+            throw new CheckException(call.Pos, $"{call.Name} arity mismatch. Got {call.Args.Length} arg(s), expected {arity} arg(s)");
+        }
+
         switch (call.Name)
         {
             case "EQ":
             case "NEQ":
                 {
                     var t = SameTypes(call);
-                    if (t == ValueType.StringMap)
+                    if (t is ValueType.StringMap or ValueType.Duration)
                     {
-                        throw new CheckException(call.Pos, $"'{call.Operator}' is not defined for STRING_MAP values");
+                        // Istio 1.0's code generator has no equality for these ("equality for type
+                        // not yet implemented"), so such an expression never compiled there.
+                        throw new CheckException(call.Pos, $"'{call.Operator}' is not defined for {Name(t)} values (Istio never implemented it)");
                     }
 
                     return ValueType.Bool;
@@ -65,9 +73,9 @@ internal sealed class Checker(IAttributeManifest manifest, string text)
             case "GEQ":
                 {
                     var t = SameTypes(call);
-                    if (t is not (ValueType.String or ValueType.Int64 or ValueType.Double or ValueType.Timestamp or ValueType.Duration))
+                    if (t is not (ValueType.String or ValueType.Int64 or ValueType.Double or ValueType.Timestamp))
                     {
-                        throw new CheckException(call.Pos, $"'{call.Operator}' compares STRING, INT64, DOUBLE, TIMESTAMP or DURATION values, not {Name(t)}");
+                        throw new CheckException(call.Pos, $"'{call.Operator}' compares STRING, INT64, DOUBLE or TIMESTAMP values, not {Name(t)}");
                     }
 
                     return ValueType.Bool;
@@ -85,17 +93,6 @@ internal sealed class Checker(IAttributeManifest manifest, string text)
             case "NOT":
                 Expect(call, 0, ValueType.Bool, "operand of '!'");
                 return ValueType.Bool;
-
-            case "NEG":
-                {
-                    var t = Visit(call.Args[0]);
-                    if (t is not (ValueType.Int64 or ValueType.Double or ValueType.Duration))
-                    {
-                        throw new CheckException(call.Args[0].Pos, $"unary '-' needs an INT64, DOUBLE or DURATION operand, got {Name(t)}");
-                    }
-
-                    return t;
-                }
 
             case "ADD":
                 {
@@ -123,7 +120,7 @@ internal sealed class Checker(IAttributeManifest manifest, string text)
 
         if (Functions.Unsupported.TryGetValue(call.Name, out var op))
         {
-            throw new CheckException(call.Pos, $"operator '{op}' is not supported (unknown function: {call.Name})");
+            throw new CheckException(call.Pos, $"operator '{op}' is not supported (unknown function: {call.Name})" + (op == "-" && call.Args.Length == 1 ? "; CEXL has no negative numbers" : string.Empty));
         }
 
         if (!Functions.Externs.TryGetValue(call.Name, out var fn))

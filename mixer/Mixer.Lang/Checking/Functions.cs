@@ -1,3 +1,4 @@
+using Mixer.Lang.Syntax;
 using ValueType = Mixer.Sdk.ValueType;
 
 namespace Mixer.Lang.Checking;
@@ -30,6 +31,23 @@ internal static class Functions
         new FunctionInfo("toLower", ValueType.String, [S]),
         new FunctionInfo("size", ValueType.Int64, [S]),
     }.ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+    /// <summary>How many operands each implemented operator takes.</summary>
+    public static readonly IReadOnlyDictionary<string, int> IntrinsicArity = new Dictionary<string, int>(StringComparer.Ordinal)
+    {
+        ["EQ"] = 2, ["NEQ"] = 2, ["LT"] = 2, ["LEQ"] = 2, ["GT"] = 2, ["GEQ"] = 2, ["OR"] = 2, ["LOR"] = 2, ["LAND"] = 2,
+        ["ADD"] = 2, ["INDEX"] = 2, ["NOT"] = 1,
+    };
+
+    /// <summary>
+    /// Istio's quirk in <c>a | b</c>: its code generator lets constants, attributes, map lookups,
+    /// <c>|</c>, conditional and extern calls supply the value of a <c>|</c> operand, but emits no
+    /// jump for these operators, so their value is dropped and the next operand is evaluated
+    /// (<c>(x == y) | z</c> is <c>z</c>, after x == y is evaluated). We keep that behaviour: configs
+    /// written against Istio give the same answers here.
+    /// </summary>
+    public static bool IsSkippedAsDefaultOperand(Expr e) =>
+        e is CallExpr { Target: null, Name: "EQ" or "NEQ" or "LT" or "LEQ" or "GT" or "GEQ" or "LOR" or "LAND" or "ADD" or "size" };
 
     /// <summary>Go operators that parse but that CEXL never implemented.</summary>
     public static readonly IReadOnlyDictionary<string, string> Unsupported = new Dictionary<string, string>(StringComparer.Ordinal)

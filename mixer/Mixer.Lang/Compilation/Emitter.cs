@@ -23,11 +23,25 @@ namespace Mixer.Lang.Compilation;
 internal sealed class Emitter
 {
     private static readonly MethodInfo s_tryGet = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGet), [typeof(AttributeName), typeof(AttributeValue).MakeByRefType()])!;
+    private static readonly MethodInfo s_wireTryGetString = typeof(ProtoBag).GetMethod(nameof(ProtoBag.TryGetString))!;
+    private static readonly MethodInfo s_wireTryGetFirstString = typeof(ProtoBag).GetMethod(nameof(ProtoBag.TryGetFirstString))!;
+    private static readonly MethodInfo s_tryGetFirst = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetFirst))!;
     private static readonly MethodInfo s_tryGetMapValue = typeof(IAttributeBag).GetMethod(nameof(IAttributeBag.TryGetMapValue))!;
     private static readonly MethodInfo s_mapTryGetValue = typeof(IStringMap).GetMethod(nameof(IStringMap.TryGetValue))!;
+    private static readonly MethodInfo s_startsWith = typeof(string).GetMethod(nameof(string.StartsWith), [typeof(string), typeof(StringComparison)])!;
+    private static readonly MethodInfo s_endsWith = typeof(string).GetMethod(nameof(string.EndsWith), [typeof(string), typeof(StringComparison)])!;
     private static readonly MethodInfo s_stringEquals = typeof(string).GetMethod(nameof(string.Equals), [typeof(string), typeof(string)])!;
 
+    // ProtoBag's implementation of each IAttributeBag method the compiled code calls (declared
+    // after the fields it reads: static initializers run in order).
+    private static readonly Dictionary<MethodInfo, MethodInfo> s_wireMethods = new[] { s_tryGet, s_tryGetFirst, s_tryGetMapValue }
+        .ToDictionary(m => m, m => typeof(ProtoBag).GetMethod(m.Name, m.GetParameters().Select(p => p.ParameterType).ToArray())!);
+
     private readonly ParameterExpression _bag = LinqExpr.Parameter(typeof(IAttributeBag), "bag");
+
+    // The request's bag as the server makes it, when it is one: lookups then call ProtoBag
+    // directly (it is sealed) instead of through the interface.
+    private readonly ParameterExpression _wire = LinqExpr.Variable(typeof(ProtoBag), "wire");
     private readonly ParameterExpression _error = LinqExpr.Parameter(typeof(string).MakeByRefType(), "error");
     private readonly LabelTarget _fail = LinqExpr.Label("fail");
     private readonly List<ParameterExpression> _locals = [];
@@ -37,20 +51,26 @@ internal sealed class Emitter
     {
     }
 
-    public static Delegate Emit(Expr root)
+    /// <summary>The compiled delegate (an <see cref="Evaluator{T}"/> of the root's CLR type).</summary>
+    public static Delegate Emit(Expr root) => EmitLambda(root).Compile();
+
+    /// <summary>The code as an expression tree, to compile to IL or to interpret.</summary>
+    public static LambdaExpression EmitLambda(Expr root)
     {
         var e = new Emitter();
         var clr = ClrTypes.Of(root.Type);
         var method = typeof(Emitter).GetMethod(nameof(Build), BindingFlags.NonPublic | BindingFlags.Instance)!.MakeGenericMethod(clr);
-        return (Delegate)method.Invoke(e, [root])!;
+        return (LambdaExpression)method.Invoke(e, [root])!;
     }
 
-    private Evaluator<T> Build<T>(Expr root)
+    private Expression<Evaluator<T>> Build<T>(Expr root)
     {
         var valueParam = LinqExpr.Parameter(typeof(T).MakeByRefType(), "value");
         var value = Value(root);
         var ret = LinqExpr.Label(typeof(bool), "return");
-        var body = new List<LinqExpr>(_stmts)
+        var body = new List<LinqExpr> { LinqExpr.Assign(_wire, LinqExpr.TypeAs(_bag, typeof(ProtoBag))) };
+        body.AddRange(_stmts);
+        body.AddRange(new List<LinqExpr>
         {
             LinqExpr.Assign(valueParam, value),
             LinqExpr.Assign(_error, LinqExpr.Constant(null, typeof(string))),
@@ -58,9 +78,9 @@ internal sealed class Emitter
             LinqExpr.Label(_fail),
             LinqExpr.Assign(valueParam, LinqExpr.Default(typeof(T))),
             LinqExpr.Label(ret, LinqExpr.Constant(false)),
-        };
-        var lambda = LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
-        return lambda.Compile();
+        });
+        _locals.Add(_wire);
+        return LinqExpr.Lambda<Evaluator<T>>(LinqExpr.Block(typeof(bool), _locals, body), "cexl", [_bag, valueParam, _error]);
     }
 
     // ---- helpers ----
@@ -93,6 +113,16 @@ internal sealed class Emitter
         LinqExpr block = _stmts.Count == 0 ? LinqExpr.Empty() : LinqExpr.Block(typeof(void), _stmts);
         _stmts = saved;
         return block;
+    }
+
+    /// <summary>A bag method, called on ProtoBag directly when the bag is one.</summary>
+    private LinqExpr BagCall(MethodInfo method, params LinqExpr[] args)
+    {
+        var direct = s_wireMethods[method];
+        return LinqExpr.Condition(
+            LinqExpr.NotEqual(_wire, LinqExpr.Constant(null, typeof(ProtoBag))),
+            LinqExpr.Call(_wire, direct, args),
+            LinqExpr.Call(_bag, method, args));
     }
 
     private static MethodInfo Builtin(string name) => typeof(Builtins).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
@@ -128,10 +158,37 @@ internal sealed class Emitter
 
     private LinqExpr Resolve(VariableExpr v, LabelTarget? absent)
     {
+        var missing = absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent);
+        if (v.Type.IsStringLike())
+        {
+            // From the wire bag, a string comes straight out of its slot; anything unusual (another
+            // bag, a value of another type) takes the general path below, which also words the error.
+            var s = Local(typeof(string));
+            var general = LinqExpr.Label("general");
+            var done = LinqExpr.Label("resolved");
+            var outcome = Local(typeof(int));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(_wire, LinqExpr.Constant(null, typeof(ProtoBag))), LinqExpr.Goto(general)));
+            Add(LinqExpr.Assign(outcome, LinqExpr.Call(_wire, s_wireTryGetString, LinqExpr.Constant(v.Handle), s)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(1)), LinqExpr.Goto(done)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(0)), missing));
+            Add(LinqExpr.Label(general));
+            Add(LinqExpr.Assign(outcome, Call(nameof(Builtins.ResolveString), _bag, LinqExpr.Constant(v.Handle), s, _error)));
+            Add(LinqExpr.IfThen(LinqExpr.Equal(outcome, LinqExpr.Constant(0)), missing));
+            Add(LinqExpr.IfThen(LinqExpr.LessThan(outcome, LinqExpr.Constant(0)), Fail()));
+            Add(LinqExpr.Label(done));
+            return s;
+        }
+
         var raw = Local(typeof(AttributeValue));
-        var found = LinqExpr.Call(_bag, s_tryGet, LinqExpr.Constant(v.Handle), raw);
-        Add(LinqExpr.IfThen(LinqExpr.Not(found), absent is null ? FailWith(LookupFailed(v.Name)) : LinqExpr.Goto(absent)));
-        var converter = v.Type switch
+        var found = BagCall(s_tryGet, LinqExpr.Constant(v.Handle), raw);
+        Add(LinqExpr.IfThen(LinqExpr.Not(found), missing));
+        return Typed(v.Type, raw);
+    }
+
+    /// <summary>Emits the check that a looked-up value has the manifest's type; returns the CLR value.</summary>
+    private LinqExpr Typed(ValueType type, ParameterExpression raw)
+    {
+        var converter = type switch
         {
             ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri => nameof(Builtins.AsString),
             ValueType.Int64 or ValueType.Duration => nameof(Builtins.AsInt64),
@@ -142,7 +199,7 @@ internal sealed class Emitter
             ValueType.StringMap => nameof(Builtins.AsStringMap),
             _ => throw new InvalidOperationException("unexpected type"),
         };
-        var typed = Local(v.Type);
+        var typed = Local(type);
         Check(Call(converter, raw, typed, _error));
         return typed;
     }
@@ -189,8 +246,6 @@ internal sealed class Emitter
                 return Compare(c);
             case "NOT":
                 return LinqExpr.Not(Value(c.Args[0]));
-            case "NEG":
-                return LinqExpr.Negate(Value(c.Args[0]));
             case "ADD":
                 {
                     var l = Value(c.Args[0]);
@@ -210,11 +265,65 @@ internal sealed class Emitter
         var end = LinqExpr.Label("or_end");
         for (var i = 0; i < operands.Count; i++)
         {
+            var run = operands.Skip(i).TakeWhile(o => o is VariableExpr).Count();
+            if (run >= 2)
+            {
+                // A run of plain attributes: one bag call finds the first present (same lookups recorded).
+                var names = operands.Skip(i).Take(run).Cast<VariableExpr>().ToArray();
+                var toEnd = i + run == operands.Count;
+                var after = toEnd ? absent : LinqExpr.Label("or_next");
+                var handles = LinqExpr.Constant(names.Select(n => n.Handle).ToArray());
+                var none = after is null ? FailWith(LookupFailed(names[^1].Name)) : LinqExpr.Goto(after);
+                var raw = Local(typeof(AttributeValue));
+                var found = Local(typeof(int));
+                var general = LinqExpr.Label("general");
+                if (c.Type.IsStringLike())
+                {
+                    // The wire bag's string fast path, as in Resolve; another type found takes the
+                    // general path for that one attribute (which words the error).
+                    var s = Local(typeof(string));
+                    var typed = LinqExpr.Label("typed");
+                    Add(LinqExpr.IfThen(LinqExpr.Equal(_wire, LinqExpr.Constant(null, typeof(ProtoBag))), LinqExpr.Goto(general)));
+                    Add(LinqExpr.Assign(found, LinqExpr.Call(_wire, s_wireTryGetFirstString, handles, s)));
+                    Add(LinqExpr.IfThen(LinqExpr.GreaterThanOrEqual(found, LinqExpr.Constant(0)), LinqExpr.Block(LinqExpr.Assign(r, s), LinqExpr.Goto(end))));
+                    Add(LinqExpr.IfThen(LinqExpr.Equal(found, LinqExpr.Constant(-1)), none));
+                    Add(LinqExpr.Call(_bag, s_tryGet, LinqExpr.ArrayIndex(handles, LinqExpr.Subtract(LinqExpr.Constant(-2), found)), raw));
+                    Add(LinqExpr.Goto(typed));
+                    Add(LinqExpr.Label(general));
+                    Add(LinqExpr.Assign(found, LinqExpr.Call(_bag, s_tryGetFirst, handles, raw)));
+                    Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), none));
+                    Add(LinqExpr.Label(typed));
+                }
+                else
+                {
+                    Add(LinqExpr.Assign(found, BagCall(s_tryGetFirst, handles, raw)));
+                    Add(LinqExpr.IfThen(LinqExpr.LessThan(found, LinqExpr.Constant(0)), none));
+                }
+
+                Add(LinqExpr.Assign(r, Typed(c.Type, raw)));
+                Add(LinqExpr.Goto(end));
+                if (!toEnd)
+                {
+                    Add(LinqExpr.Label(after!));
+                }
+
+                i += run - 1;
+                continue;
+            }
+
             var last = i == operands.Count - 1;
             if (last && absent is null)
             {
                 Add(LinqExpr.Assign(r, Value(operands[i])));
                 break;
+            }
+
+            if (operands[i] is CallExpr { Name: "SKIP" } skipped)
+            {
+                // Evaluated for its errors only; its value never becomes the result (see Folder).
+                var ignored = Local(skipped.Type);
+                Add(LinqExpr.Assign(ignored, Value(skipped.Args[0])));
+                continue;
             }
 
             var next = last ? absent! : LinqExpr.Label("or_next");
@@ -252,7 +361,7 @@ internal sealed class Emitter
         {
             // The fast path: ask the bag for the one key, so only that key is recorded.
             var key = absent is null ? Value(c.Args[1]) : TryValue(c.Args[1], absent);
-            var lookup = LinqExpr.Call(_bag, s_tryGetMapValue, LinqExpr.Constant(map.Handle), key, result);
+            var lookup = BagCall(s_tryGetMapValue, LinqExpr.Constant(map.Handle), key, result);
             if (absent is not null)
             {
                 Add(LinqExpr.IfThen(LinqExpr.Not(lookup), LinqExpr.Goto(absent)));
@@ -343,6 +452,11 @@ internal sealed class Emitter
         var args = c.Args.Select(Value).ToArray();
         switch (c.Name)
         {
+            case "match" when c.Args[1] is ConstantExpr { Value: string glob }:
+                // The pattern is known: decide prefix, suffix or equality now.
+                return glob.EndsWith('*') ? LinqExpr.Call(args[0], s_startsWith, LinqExpr.Constant(glob[..^1]), LinqExpr.Constant(StringComparison.Ordinal))
+                    : glob.StartsWith('*') ? LinqExpr.Call(args[0], s_endsWith, LinqExpr.Constant(glob[1..]), LinqExpr.Constant(StringComparison.Ordinal))
+                    : LinqExpr.Call(s_stringEquals, args[0], args[1]);
             case "match":
                 return Call(nameof(Builtins.Match), args[0], args[1]);
             case "startsWith":

@@ -1,3 +1,4 @@
+using Mixer.Lang.Checking;
 using Mixer.Lang.Runtime;
 using Mixer.Lang.Syntax;
 using Mixer.Sdk;
@@ -17,6 +18,16 @@ internal static class Folder
         if (e is not CallExpr call)
         {
             return e;
+        }
+
+        if (call.Name == "OR" && Functions.IsSkippedAsDefaultOperand(call.Args[0]))
+        {
+            // Istio evaluates such a left operand (it may fail) and goes on to the right one.
+            var skipped = Fold(call.Args[0]);
+            var next = Fold(call.Args[1]);
+            return skipped is ConstantExpr
+                ? next
+                : new CallExpr(call.Pos, call.End, "OR", null, [new CallExpr(skipped.Pos, skipped.End, "SKIP", null, [skipped]) { Type = skipped.Type }, next], call.Operator) { Type = call.Type };
         }
 
         var target = call.Target is null ? null : Fold(call.Target);
@@ -96,8 +107,6 @@ internal static class Folder
                 });
             case "NOT":
                 return Const(c, !(bool)v[0]);
-            case "NEG":
-                return Const(c, argType == ValueType.Double ? -(double)v[0] : (object)unchecked(-(long)v[0]));
             case "ADD":
                 return Const(c, argType switch
                 {
@@ -106,7 +115,8 @@ internal static class Folder
                     _ => (object)((double)v[0] + (double)v[1]),
                 });
             case "INDEX":
-                return Const(c, Builtins.Lookup((IStringMap)v[0], (string)v[1]));
+                // A missing key is "" in a strict context but falls through under '|': leave that to run time.
+                return ((IStringMap)v[0]).TryGetValue((string)v[1], out var found) ? Const(c, found) : null;
             case "match":
                 return Const(c, Builtins.Match((string)v[0], (string)v[1]));
             case "startsWith":

@@ -13,17 +13,13 @@ namespace Mixer.Lang.Runtime;
 /// The semantics of CEXL's functions and equalities, shared by compiled code and constant folding.
 /// Functions that can fail return false with a message; none throws for bad input.
 /// </summary>
-internal static class Builtins
+internal static partial class Builtins
 {
     /// <summary>Go's time.RFC3339 layout, which Istio names in its timestamp error.</summary>
     public const string Rfc3339Layout = "2006-01-02T15:04:05Z07:00";
 
-    private static readonly IdnMapping s_strictIdn = new() { UseStd3AsciiRules = true, AllowUnassigned = false };
-    private static readonly IdnMapping s_lookupIdn = new() { UseStd3AsciiRules = false, AllowUnassigned = true };
     private static readonly ConcurrentDictionary<string, (Regex? Regex, string? Error)> s_regexCache = new(StringComparer.Ordinal);
     private const int RegexCacheLimit = 512;
-    private static readonly System.Buffers.SearchValues<char> s_schemeChars =
-        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
     // ---- string functions ----
 
@@ -99,7 +95,7 @@ internal static class Builtins
 
     // ---- regular expressions ----
 
-    /// <summary>Builds a regex with RE2's guarantees (no backtracking), translating Go-only syntax.</summary>
+    /// <summary>Compiles a Go (RE2) pattern as .NET's linear-time engine, translated (see <see cref="GoRegex"/>); cached.</summary>
     public static bool TryCreateRegex(string pattern, out Regex? regex, out string? error)
     {
         if (s_regexCache.TryGetValue(pattern, out var cached))
@@ -109,23 +105,7 @@ internal static class Builtins
             return regex is not null;
         }
 
-        try
-        {
-            var dotnet = pattern.Replace("(?P<", "(?<", StringComparison.Ordinal);
-            regex = new Regex(dotnet, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
-            error = null;
-        }
-        catch (ArgumentException e)
-        {
-            regex = null;
-            error = $"error parsing regexp '{pattern}': {e.Message}";
-        }
-        catch (NotSupportedException e)
-        {
-            regex = null;
-            error = $"error parsing regexp '{pattern}': {e.Message}";
-        }
-
+        GoRegex.TryCompile(pattern, out regex, out error);
         if (s_regexCache.Count >= RegexCacheLimit)
         {
             s_regexCache.Clear();
@@ -152,77 +132,17 @@ internal static class Builtins
 
     // ---- IP addresses ----
 
-    /// <summary>Go's <c>net.ParseIP</c>: dotted IPv4 (4 bytes) or IPv6 (16 bytes), nothing looser.</summary>
+    /// <summary>Istio's ip(): Go's <c>net.ParseIP</c>, failing with Istio's message.</summary>
     public static bool ParseIp(string text, out byte[] address, out string? error)
     {
-        if (TryParseIPv4(text, out address) || TryParseIPv6(text, out address))
+        if (GoNet.TryParseIP(text, out address))
         {
             error = null;
             return true;
         }
 
-        address = [];
         error = $"could not convert {text} to IP_ADDRESS";
         return false;
-    }
-
-    private static bool TryParseIPv4(string text, out byte[] address)
-    {
-        address = [];
-        var bytes = new byte[4];
-        var part = 0;
-        var i = 0;
-        while (true)
-        {
-            var start = i;
-            var v = 0;
-            while (i < text.Length && char.IsAsciiDigit(text[i]) && i - start < 3)
-            {
-                v = (v * 10) + (text[i] - '0');
-                i++;
-            }
-
-            if (i == start || v > 255)
-            {
-                return false;
-            }
-
-            bytes[part++] = (byte)v;
-            if (part == 4)
-            {
-                if (i != text.Length)
-                {
-                    return false;
-                }
-
-                address = bytes;
-                return true;
-            }
-
-            if (i >= text.Length || text[i] != '.')
-            {
-                return false;
-            }
-
-            i++;
-        }
-    }
-
-    private static bool TryParseIPv6(string text, out byte[] address)
-    {
-        address = [];
-        if (!text.Contains(':', StringComparison.Ordinal) || text.AsSpan().IndexOfAny("%[]/ ") >= 0)
-        {
-            return false;
-        }
-
-        if (!IPAddress.TryParse(text, out var ip) || ip.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return false;
-        }
-
-        address = ip.GetAddressBytes();
-        return true;
     }
 
     /// <summary>Go's <c>net.IP.Equal</c>: an IPv4 address equals its IPv4-mapped IPv6 form.</summary>
@@ -247,9 +167,10 @@ internal static class Builtins
 
     // ---- timestamps ----
 
+    /// <summary>Istio's timestamp(): Go's <c>time.Parse(time.RFC3339, s)</c>, failing with Istio's message.</summary>
     public static bool ParseTimestamp(string text, out AttributeValue value, out string? error)
     {
-        if (Rfc3339.TryParse(text, out var seconds, out var nanos))
+        if (GoTime.TryParseRfc3339(text, out var seconds, out var nanos))
         {
             value = AttributeValue.Timestamp(seconds, nanos);
             error = null;
@@ -270,368 +191,11 @@ internal static class Builtins
         return c != 0 ? c : a.TimestampNanos.CompareTo(b.TimestampNanos);
     }
 
-    // ---- DNS names, e-mail addresses, URIs ----
-
-    /// <summary>Validates a DNS name strictly (IDNA, STD3 letters-digits-hyphen, DNS lengths); yields its Unicode form.</summary>
-    public static bool DnsName(string text, out string value, out string? error)
-    {
-        if (!ValidateDnsName(text, out value, out var reason))
-        {
-            error = $"error converting '{text}' to dns name: '{reason}'";
-            return false;
-        }
-
-        error = null;
-        return true;
-    }
-
-    private static bool ValidateDnsName(string text, out string unicode, out string? reason)
-    {
-        unicode = string.Empty;
-        var name = text.EndsWith('.') ? text[..^1] : text;
-        if (name.Length == 0)
-        {
-            reason = "empty name";
-            return false;
-        }
-
-        if (name.Length > 253)
-        {
-            reason = "name longer than 253 characters";
-            return false;
-        }
-
-        try
-        {
-            var ascii = s_strictIdn.GetAscii(name);
-            foreach (var label in ascii.Split('.'))
-            {
-                if (label.Length is 0 or > 63)
-                {
-                    reason = $"label '{label}' must have 1 to 63 characters";
-                    return false;
-                }
-            }
-
-            unicode = s_strictIdn.GetUnicode(ascii) + (text.EndsWith('.') ? "." : string.Empty);
-            reason = null;
-            return true;
-        }
-        catch (ArgumentException e)
-        {
-            reason = e.Message;
-            return false;
-        }
-    }
-
-    /// <summary>Istio's dnsName_equal: compared in lookup form (case-folded), ignoring one trailing dot.</summary>
-    public static bool DnsNameEqual(string a, string b, out bool equal, out string? error)
-    {
-        equal = false;
-        if (!LookupForm(a, out var x, out error) || !LookupForm(b, out var y, out error))
-        {
-            return false;
-        }
-
-        equal = string.Equals(x, y, StringComparison.Ordinal);
-        return true;
-    }
-
-    private static bool LookupForm(string name, out string form, out string? error)
-    {
-        error = null;
-        var trimmed = name.EndsWith('.') ? name[..^1] : name;
-        if (trimmed.Length == 0)
-        {
-            form = string.Empty;
-            return true;
-        }
-
-        try
-        {
-            form = s_lookupIdn.GetAscii(trimmed.ToLowerInvariant()).ToLowerInvariant();
-            return true;
-        }
-        catch (ArgumentException e)
-        {
-            form = string.Empty;
-            error = $"error comparing dns name '{name}': {e.Message}";
-            return false;
-        }
-    }
-
-    /// <summary>An RFC 5322 address without a display name, whose domain is a valid DNS name.</summary>
-    public static bool Email(string text, out string value, out string? error)
-    {
-        value = text;
-        if (!ParseEmail(text, out _, out var domain, out var reason))
-        {
-            error = $"error converting '{text}' to e-mail: '{reason}'";
-            return false;
-        }
-
-        if (!ValidateDnsName(domain, out _, out reason))
-        {
-            error = $"error converting '{text}' to e-mail: '{reason}'";
-            return false;
-        }
-
-        error = null;
-        return true;
-    }
-
-    /// <summary>Istio's email_equal: local parts equal and domains DNS-equal.</summary>
-    public static bool EmailEqual(string a, string b, out bool equal, out string? error)
-    {
-        equal = false;
-        if (!ParseEmail(a, out var localA, out var domainA, out var reason) || !ParseEmail(b, out var localB, out var domainB, out reason))
-        {
-            error = $"error comparing e-mails '{a}' and '{b}': {reason}";
-            return false;
-        }
-
-        if (!DnsNameEqual(domainA, domainB, out var domainsEqual, out error))
-        {
-            return false;
-        }
-
-        equal = domainsEqual && string.Equals(localA, localB, StringComparison.Ordinal);
-        return true;
-    }
-
-    private static bool ParseEmail(string text, out string local, out string domain, out string? reason)
-    {
-        local = domain = string.Empty;
-        var s = text.Trim();
-        var lt = s.IndexOf('<', StringComparison.Ordinal);
-        if (lt >= 0)
-        {
-            if (lt > 0)
-            {
-                reason = "display names are not allowed";
-                return false;
-            }
-
-            if (!s.EndsWith('>'))
-            {
-                reason = "mail: unclosed angle-addr";
-                return false;
-            }
-
-            s = s[1..^1];
-        }
-
-        var at = s.LastIndexOf('@');
-        if (at <= 0 || at == s.Length - 1)
-        {
-            reason = at < 0 ? "mail: missing @ in addr-spec" : "mail: no local part or domain";
-            return false;
-        }
-
-        var localPart = s[..at];
-        domain = s[(at + 1)..];
-        if (localPart.Length >= 2 && localPart[0] == '"' && localPart[^1] == '"')
-        {
-            local = localPart[1..^1].Replace("\\\"", "\"", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
-        }
-        else if (IsDotAtom(localPart))
-        {
-            local = localPart;
-        }
-        else
-        {
-            reason = "mail: invalid local part";
-            return false;
-        }
-
-        if (!IsDotAtom(domain))
-        {
-            reason = "mail: invalid domain";
-            return false;
-        }
-
-        reason = null;
-        return true;
-    }
-
-    private static bool IsDotAtom(string s)
-    {
-        if (s.Length == 0 || s[0] == '.' || s[^1] == '.' || s.Contains("..", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        foreach (var c in s)
-        {
-            var ok = c == '.' || char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-/=?^_`{|}~".Contains(c, StringComparison.Ordinal) || c >= 0x80;
-            if (!ok)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>A non-empty string that parses as a URL (Go's url.Parse rules, approximated).</summary>
-    public static bool Uri(string text, out string value, out string? error)
-    {
-        value = text;
-        if (text.Length == 0)
-        {
-            error = "error converting string to uri: empty string";
-            return false;
-        }
-
-        if (!ParseUri(text, out _, out var reason))
-        {
-            error = $"error converting string to uri '{text}': '{reason}'";
-            return false;
-        }
-
-        error = null;
-        return true;
-    }
-
-    /// <summary>Istio's uri_equal: schemes case-insensitive; for http(s), hosts DNS-equal and ports equal.</summary>
-    public static bool UriEqual(string a, string b, out bool equal, out string? error)
-    {
-        equal = false;
-        if (!ParseUri(a, out var x, out var reason))
-        {
-            error = $"error converting string to uri '{a}': '{reason}'";
-            return false;
-        }
-
-        if (!ParseUri(b, out var y, out reason))
-        {
-            error = $"error converting string to uri '{b}': '{reason}'";
-            return false;
-        }
-
-        error = null;
-        if (!string.Equals(x.Scheme, y.Scheme, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        if (x.Scheme.Equals("http", StringComparison.OrdinalIgnoreCase) || x.Scheme.Equals("https", StringComparison.OrdinalIgnoreCase))
-        {
-            if (!DnsNameEqual(x.Host, y.Host, out var hostsEqual, out error))
-            {
-                return false;
-            }
-
-            equal = hostsEqual && x.Port == y.Port && x.UserInfo == y.UserInfo && x.Rest == y.Rest && x.HasAuthority == y.HasAuthority;
-            return true;
-        }
-
-        equal = x.HasAuthority == y.HasAuthority && x.UserInfo == y.UserInfo && x.Host == y.Host && x.Port == y.Port && x.Rest == y.Rest;
-        return true;
-    }
-
-    private readonly record struct UriParts(string Scheme, bool HasAuthority, string UserInfo, string Host, string Port, string Rest);
-
-    private static bool ParseUri(string text, out UriParts parts, out string? reason)
-    {
-        parts = default;
-        foreach (var c in text)
-        {
-            if (c < 0x20 || c == 0x7F)
-            {
-                reason = "net/url: invalid control character in URL";
-                return false;
-            }
-        }
-
-        var scheme = string.Empty;
-        var rest = text;
-        var colon = text.IndexOf(':', StringComparison.Ordinal);
-        if (colon == 0)
-        {
-            reason = "missing protocol scheme";
-            return false;
-        }
-
-        if (colon > 0 && char.IsAsciiLetter(text[0]) && text.AsSpan(0, colon).IndexOfAnyExcept(s_schemeChars) < 0)
-        {
-            scheme = text[..colon];
-            rest = text[(colon + 1)..];
-        }
-        else if (colon > 0 && text.AsSpan(0, colon).IndexOfAny("/?#") < 0)
-        {
-            reason = "first path segment in URL cannot contain colon";
-            return false;
-        }
-
-        for (var i = 0; i < rest.Length; i++)
-        {
-            if (rest[i] == '%' && (i + 2 >= rest.Length || !char.IsAsciiHexDigit(rest[i + 1]) || !char.IsAsciiHexDigit(rest[i + 2])))
-            {
-                var bad = rest.Substring(i, Math.Min(3, rest.Length - i));
-                reason = $"invalid URL escape \"{bad}\"";
-                return false;
-            }
-        }
-
-        var hasAuthority = false;
-        string userInfo = string.Empty, host = string.Empty, port = string.Empty;
-        if (rest.StartsWith("//", StringComparison.Ordinal))
-        {
-            hasAuthority = true;
-            var end = rest.AsSpan(2).IndexOfAny("/?#");
-            var authority = end < 0 ? rest[2..] : rest.Substring(2, end);
-            rest = end < 0 ? string.Empty : rest[(2 + end)..];
-            var atSign = authority.LastIndexOf('@');
-            if (atSign >= 0)
-            {
-                userInfo = authority[..atSign];
-                authority = authority[(atSign + 1)..];
-            }
-
-            if (authority.StartsWith('['))
-            {
-                var close = authority.IndexOf(']', StringComparison.Ordinal);
-                if (close < 0)
-                {
-                    reason = "missing ']' in host";
-                    return false;
-                }
-
-                host = authority[..(close + 1)];
-                var after = authority[(close + 1)..];
-                if (after.Length > 0 && after[0] != ':')
-                {
-                    reason = $"invalid port \"{after}\" after host";
-                    return false;
-                }
-
-                port = after.Length > 0 ? after[1..] : string.Empty;
-            }
-            else
-            {
-                var pc = authority.LastIndexOf(':');
-                host = pc >= 0 ? authority[..pc] : authority;
-                port = pc >= 0 ? authority[(pc + 1)..] : string.Empty;
-            }
-
-            if (port.Length > 0 && !port.All(char.IsAsciiDigit))
-            {
-                reason = $"invalid port \":{port}\" after host";
-                return false;
-            }
-        }
-
-        parts = new UriParts(scheme, hasAuthority, userInfo, host, port, rest);
-        reason = null;
-        return true;
-    }
-
     // ---- attribute resolution (bag values to CLR values) ----
 
     public static string ConversionError(string kind, AttributeValue value) => $"error converting value to {kind}: '{value}'";
 
-    public static bool AsString(AttributeValue v, out string s, out string? error)
+    public static bool AsString(in AttributeValue v, out string s, out string? error)
     {
         if (v.Type.IsStringLike())
         {
@@ -645,7 +209,23 @@ internal static class Builtins
         return false;
     }
 
-    public static bool AsInt64(AttributeValue v, out long l, out string? error)
+    /// <summary>
+    /// A string-like attribute through any bag: 1 with the string, 0 when absent, -1 with the
+    /// error when it has another type. Out of line so each compiled lookup stays small.
+    /// </summary>
+    public static int ResolveString(IAttributeBag bag, AttributeName name, out string s, out string? error)
+    {
+        if (!bag.TryGet(name, out var raw))
+        {
+            s = string.Empty;
+            error = null;
+            return 0;
+        }
+
+        return AsString(in raw, out s, out error) ? 1 : -1;
+    }
+
+    public static bool AsInt64(in AttributeValue v, out long l, out string? error)
     {
         // Like Istio's resolve_i: an integer or a duration serves either type.
         switch (v.Type)
@@ -665,7 +245,7 @@ internal static class Builtins
         }
     }
 
-    public static bool AsDouble(AttributeValue v, out double d, out string? error)
+    public static bool AsDouble(in AttributeValue v, out double d, out string? error)
     {
         if (v.Type == ValueType.Double)
         {
@@ -679,7 +259,7 @@ internal static class Builtins
         return false;
     }
 
-    public static bool AsBool(AttributeValue v, out bool b, out string? error)
+    public static bool AsBool(in AttributeValue v, out bool b, out string? error)
     {
         if (v.Type == ValueType.Bool)
         {
@@ -693,7 +273,7 @@ internal static class Builtins
         return false;
     }
 
-    public static bool AsIp(AttributeValue v, out byte[] ip, out string? error)
+    public static bool AsIp(in AttributeValue v, out byte[] ip, out string? error)
     {
         if (v.Type is ValueType.IpAddress or ValueType.Bytes)
         {
@@ -707,9 +287,9 @@ internal static class Builtins
         return false;
     }
 
-    public static bool AsBytes(AttributeValue v, out byte[] bytes, out string? error) => AsIp(v, out bytes, out error);
+    public static bool AsBytes(in AttributeValue v, out byte[] bytes, out string? error) => AsIp(in v, out bytes, out error);
 
-    public static bool AsTimestamp(AttributeValue v, out AttributeValue ts, out string? error)
+    public static bool AsTimestamp(in AttributeValue v, out AttributeValue ts, out string? error)
     {
         if (v.Type == ValueType.Timestamp)
         {
@@ -723,7 +303,7 @@ internal static class Builtins
         return false;
     }
 
-    public static bool AsStringMap(AttributeValue v, out IStringMap map, out string? error)
+    public static bool AsStringMap(in AttributeValue v, out IStringMap map, out string? error)
     {
         if (v.Type == ValueType.StringMap)
         {

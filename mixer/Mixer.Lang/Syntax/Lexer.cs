@@ -5,14 +5,24 @@ namespace Mixer.Lang.Syntax;
 
 /// <summary>
 /// Splits expression text into Go tokens. CEXL text was parsed by Go's own parser in Istio, so
-/// the lexical rules (identifiers, number and string literal forms, operators) are Go's.
-/// Newlines are plain white space here: Go would insert a semicolon after a line ending in an
-/// operand, which only ever turned a multi-line expression into a parse error.
+/// the lexical rules (identifiers, keywords, comments, number and string literal forms,
+/// operators, and the semicolon Go inserts at a newline after an operand) are Go's.
 /// </summary>
 internal sealed class Lexer
 {
+    /// <summary>Go's keywords: never identifiers, so never attribute name segments.</summary>
+    private static readonly HashSet<string> s_keywords = new(StringComparer.Ordinal)
+    {
+        "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func",
+        "go", "goto", "if", "import", "interface", "map", "package", "range", "return", "select", "struct",
+        "switch", "type", "var",
+    };
+
     private readonly string _text;
     private int _pos;
+
+    // Whether a newline here ends a statement (Go's automatic semicolon): after an operand.
+    private bool _insertSemicolon;
 
     public Lexer(string text) => _text = text;
 
@@ -24,6 +34,9 @@ internal sealed class Lexer
         while (true)
         {
             var t = lexer.Next();
+            lexer._insertSemicolon = t.Kind is TokenKind.Identifier or TokenKind.Int or TokenKind.Float or TokenKind.Imaginary
+                or TokenKind.String or TokenKind.Char or TokenKind.RParen or TokenKind.RBrack or TokenKind.RBrace
+                or TokenKind.Increment || (t.Kind == TokenKind.Keyword && t.Text is "break" or "continue" or "fallthrough" or "return");
             tokens.Add(t);
             if (t.Kind == TokenKind.Eof)
             {
@@ -34,9 +47,27 @@ internal sealed class Lexer
 
     private Token Next()
     {
-        while (_pos < _text.Length && _text[_pos] is ' ' or '\t' or '\r' or '\n')
+        while (true)
         {
-            _pos++;
+            while (_pos < _text.Length && _text[_pos] is ' ' or '\t' or '\r' or '\n')
+            {
+                if (_text[_pos] == '\n' && _insertSemicolon)
+                {
+                    return new Token(TokenKind.Semicolon, _pos++, "\n");
+                }
+
+                _pos++;
+            }
+
+            if (!SkipComment(out var newline))
+            {
+                break;
+            }
+
+            if (newline && _insertSemicolon)
+            {
+                return new Token(TokenKind.Semicolon, _pos, "\n");
+            }
         }
 
         if (_pos >= _text.Length)
@@ -48,12 +79,12 @@ internal sealed class Lexer
         var c = _text[_pos];
         if (IsLetter(c))
         {
-            while (_pos < _text.Length && (IsLetter(_text[_pos]) || IsDigit(_text[_pos])))
+            while (_pos < _text.Length && (IsLetter(_text[_pos]) || char.IsDigit(_text[_pos])))
             {
                 _pos++;
             }
 
-            return Make(TokenKind.Identifier, start);
+            return Make(s_keywords.Contains(_text[start.._pos]) ? TokenKind.Keyword : TokenKind.Identifier, start);
         }
 
         if (IsDigit(c) || (c == '.' && _pos + 1 < _text.Length && char.IsAsciiDigit(_text[_pos + 1])))
@@ -100,6 +131,34 @@ internal sealed class Lexer
             _ => throw Illegal(start, c),
         };
         return Make(kind, start);
+    }
+
+    /// <summary>Skips one <c>// line</c> or <c>/* block */</c> comment; says whether it held a newline.</summary>
+    private bool SkipComment(out bool newline)
+    {
+        newline = false;
+        if (_pos + 1 >= _text.Length || _text[_pos] != '/' || _text[_pos + 1] is not ('/' or '*'))
+        {
+            return false;
+        }
+
+        if (_text[_pos + 1] == '/')
+        {
+            var end = _text.IndexOf('\n', _pos);
+            newline = end >= 0;
+            _pos = end < 0 ? _text.Length : end;
+            return true;
+        }
+
+        var close = _text.IndexOf("*/", _pos + 2, StringComparison.Ordinal);
+        if (close < 0)
+        {
+            throw new ParseException(_pos, "comment not terminated");
+        }
+
+        newline = _text.AsSpan(_pos, close - _pos).Contains('\n');
+        _pos = close + 2;
+        return true;
     }
 
     private TokenKind Ampersand()
@@ -232,6 +291,7 @@ internal sealed class Lexer
     {
         _pos++;
         var sb = new StringBuilder();
+        var bytes = new List<byte>();
         while (true)
         {
             if (_pos >= _text.Length || _text[_pos] == '\n')
@@ -242,13 +302,23 @@ internal sealed class Lexer
             var c = _text[_pos];
             if (c == '"')
             {
+                FlushBytes(sb, bytes, start);
                 _pos++;
                 return new Token(TokenKind.String, start, _text[start.._pos]) { Value = sb.ToString() };
             }
 
+            var byteEscape = c == '\\' && _pos + 1 < _text.Length && _text[_pos + 1] is 'x' or (>= '0' and <= '7');
+            if (!byteEscape)
+            {
+                FlushBytes(sb, bytes, start);
+            }
+
             if (c == '\\')
             {
-                Escape(sb, '"');
+                if (Escape(sb, '"') is { } b)
+                {
+                    bytes.Add(b);
+                }
             }
             else
             {
@@ -256,6 +326,29 @@ internal sealed class Lexer
                 _pos++;
             }
         }
+    }
+
+    /// <summary>
+    /// Go's \xNN and octal escapes are bytes; a run of them must spell UTF-8 (a .NET string cannot
+    /// hold other bytes faithfully).
+    /// </summary>
+    private static void FlushBytes(StringBuilder sb, List<byte> bytes, int at)
+    {
+        if (bytes.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            sb.Append(new UTF8Encoding(false, true).GetString(bytes.ToArray()));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new ParseException(at, "byte escapes (\\x, octal) that do not spell UTF-8 text are not supported");
+        }
+
+        bytes.Clear();
     }
 
     private Token RawString(int start)
@@ -279,7 +372,11 @@ internal sealed class Lexer
         var sb = new StringBuilder();
         if (_pos < _text.Length && _text[_pos] == '\\')
         {
-            Escape(sb, '\'');
+            if (Escape(sb, '\'') is { } b)
+            {
+                // In a rune literal a byte escape is the code point itself ('\xff' is U+00FF).
+                sb.Append((char)b);
+            }
         }
         else if (_pos < _text.Length && _text[_pos] is not '\'' and not '\n')
         {
@@ -307,7 +404,8 @@ internal sealed class Lexer
         return new Token(TokenKind.Char, start, _text[start.._pos]) { Value = sb.ToString() };
     }
 
-    private void Escape(StringBuilder sb, char quote)
+    /// <summary>Reads one escape: appends a character, or returns the byte of a \x or octal escape.</summary>
+    private byte? Escape(StringBuilder sb, char quote)
     {
         var at = _pos;
         _pos++;
@@ -319,31 +417,22 @@ internal sealed class Lexer
         var c = _text[_pos++];
         switch (c)
         {
-            case 'a': sb.Append('\a'); return;
-            case 'b': sb.Append('\b'); return;
-            case 'f': sb.Append('\f'); return;
-            case 'n': sb.Append('\n'); return;
-            case 'r': sb.Append('\r'); return;
-            case 't': sb.Append('\t'); return;
-            case 'v': sb.Append('\v'); return;
-            case '\\': sb.Append('\\'); return;
+            case 'a': sb.Append('\a'); return null;
+            case 'b': sb.Append('\b'); return null;
+            case 'f': sb.Append('\f'); return null;
+            case 'n': sb.Append('\n'); return null;
+            case 'r': sb.Append('\r'); return null;
+            case 't': sb.Append('\t'); return null;
+            case 'v': sb.Append('\v'); return null;
+            case '\\': sb.Append('\\'); return null;
             case 'x':
-                // \xNN is a byte in Go; bytes >= 0x80 would make invalid UTF-8, which a .NET
-                // string cannot hold faithfully: accept the ASCII range only.
-                var b = HexValue(at, 2);
-                if (b > 0x7F)
-                {
-                    throw new ParseException(at, "non-ASCII \\x escapes are not supported; write the character itself or \\u");
-                }
-
-                sb.Append((char)b);
-                return;
+                return (byte)HexValue(at, 2);
             case 'u':
                 AppendRune(sb, at, HexValue(at, 4));
-                return;
+                return null;
             case 'U':
                 AppendRune(sb, at, HexValue(at, 8));
-                return;
+                return null;
             case >= '0' and <= '7':
                 _pos--;
                 var v = 0;
@@ -357,18 +446,17 @@ internal sealed class Lexer
                     v = (v * 8) + (_text[_pos++] - '0');
                 }
 
-                if (v > 0x7F)
+                if (v > 0xFF)
                 {
-                    throw new ParseException(at, "non-ASCII octal escapes are not supported; write the character itself or \\u");
+                    throw new ParseException(at, "octal escape value > 255");
                 }
 
-                sb.Append((char)v);
-                return;
+                return (byte)v;
             default:
                 if (c == quote)
                 {
                     sb.Append(c);
-                    return;
+                    return null;
                 }
 
                 throw new ParseException(at, "unknown escape sequence");

@@ -24,6 +24,13 @@ internal sealed class Parser
     {
         var p = new Parser(text);
         var node = p.Binary(1);
+
+        // Go's ParseExpr accepts the semicolon it inserts at a final newline, nothing else.
+        if (p.Current is { Kind: TokenKind.Semicolon, Text: "\n" } && p._tokens[p._i + 1].Kind == TokenKind.Eof)
+        {
+            p.Take();
+        }
+
         if (p.Current.Kind != TokenKind.Eof)
         {
             throw new ParseException(p.Current.Pos, $"expected 'EOF', found {p.Current.Describe()}");
@@ -191,11 +198,17 @@ internal sealed class Parser
                 return Call(call);
             case GoUnary unary:
                 var operand = Narrow(unary.X);
+                // Istio names a unary operator's function by its token: -x is SUB(x) and +x is
+                // ADD(x), which its checker rejects (unknown function, arity); CEXL never had
+                // negative literals. Only ! (NOT) is implemented, as our addition.
                 var name = unary.Op.Kind switch
                 {
                     TokenKind.Not => "NOT",
-                    TokenKind.Sub => "NEG",
-                    _ => throw new ParseException(unary.Pos, $"unary operator '{unary.Op.Text}' is not supported"),
+                    TokenKind.Sub => "SUB",
+                    TokenKind.Add => "ADD",
+                    TokenKind.Xor => "XOR",
+                    TokenKind.And => "AND",
+                    _ => throw new ParseException(unary.Pos, $"unexpected expression: unary operator '{unary.Op.Text}'"),
                 };
                 return new CallExpr(unary.Pos, unary.End, name, null, [operand], unary.Op.Text);
             case GoBinary bin:
@@ -238,7 +251,14 @@ internal sealed class Parser
                 return new CallExpr(call.Pos, call.End, fn.Token.Text, null, args);
             case GoSelector sel:
                 // x.f(...): f is an instance function of x. A selector chain target names an
-                // attribute (destination.service.startsWith("a") targets destination.service).
+                // attribute (destination.service.startsWith("a") targets destination.service);
+                // otherwise Istio takes only a literal, a call or a parenthesised expression
+                // (m["k"].startsWith("a") is "unexpected expression" there).
+                if (sel.X is not (GoLeaf or GoSelector or GoCall or GoParen) || sel.X is GoLeaf { Token.Kind: TokenKind.Imaginary })
+                {
+                    throw new ParseException(sel.X.Pos, "unexpected expression: a method's target must be an attribute, a literal, a call or a parenthesised expression");
+                }
+
                 var target = Narrow(sel.X);
                 return new CallExpr(call.Pos, call.End, sel.Name.Text, target, args);
             default:
@@ -282,7 +302,13 @@ internal sealed class Parser
 
                 return new VariableExpr(t.Pos, t.End, t.Text);
             case TokenKind.Int:
-                // Istio reads integers with strconv.ParseInt(text, 10, 64): no hex, octal or '_'.
+                // Go's scanner rejects 089 (a bad octal literal); Istio then reads what is left with
+                // strconv.ParseInt(text, 10, 64), so 0755 is 755 and hex, '_' or an overflow fail.
+                if (t.Text.Length > 1 && t.Text[0] == '0' && t.Text.All(char.IsAsciiDigit) && t.Text.AsSpan().IndexOfAny('8', '9') >= 0)
+                {
+                    throw new ParseException(t.Pos, $"illegal octal number {t.Text}");
+                }
+
                 if (!t.Text.All(char.IsAsciiDigit) || !long.TryParse(t.Text, NumberStyles.None, CultureInfo.InvariantCulture, out var l))
                 {
                     throw new ParseException(t.Pos, $"invalid integer literal {t.Text} (decimal digits only, within int64)");

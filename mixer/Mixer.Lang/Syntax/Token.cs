@@ -9,6 +9,7 @@ internal enum TokenKind
     Imaginary,
     String,
     Char,
+    Keyword,
 
     // Operators and punctuation, Go's set.
     Add,          // +
@@ -62,6 +63,8 @@ internal readonly record struct Token(TokenKind Kind, int Pos, string Text)
     public string Describe() => Kind switch
     {
         TokenKind.Eof => "EOF",
+        TokenKind.Semicolon when Text == "\n" => "newline",
+        TokenKind.Keyword => "'" + Text + "'",
         TokenKind.Identifier or TokenKind.Int or TokenKind.Float or TokenKind.Imaginary or TokenKind.String or TokenKind.Char => Text,
         _ => "'" + Text + "'",
     };

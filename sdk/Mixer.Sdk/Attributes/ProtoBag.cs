@@ -35,9 +35,20 @@ public sealed partial class ProtoBag : IAttributeBag
     private const long MinTimestampSeconds = -62_135_596_800;
     private const long MaxTimestampSeconds = 253_402_300_799;
 
+    private const int IndexedGlobalWords = 256;
+
     private Slot[] _slots;
     private int _count;
     private readonly IReadOnlyList<string> _words;
+
+    // Slot position + 1 of the attribute named by each global word (0: not in the bag), so a lookup
+    // by interned name, hit or miss, is one read: compiled expressions ask for absent attributes
+    // all the time ('|' chains). Bags of 255 attributes or more fall back to scanning.
+    private GlobalSlots _byGlobal;
+    private bool _scanGlobal;
+
+    // How many attributes are named by message words: none, in a typical proxy request.
+    private int _nonGlobal;
 
     private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
     {
@@ -199,6 +210,7 @@ public sealed partial class ProtoBag : IAttributeBag
     }
 
     /// <inheritdoc/>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryGet(AttributeName name, out AttributeValue value)
     {
         var i = Find(name);
@@ -210,6 +222,90 @@ public sealed partial class ProtoBag : IAttributeBag
         Tracker?.Attribute(name.Name, false);
         value = default;
         return false;
+    }
+
+    /// <summary>
+    /// A string attribute without building an <see cref="AttributeValue"/> (compiled expressions'
+    /// fast path): 1 with the string, 0 when absent (recorded as <see cref="TryGet(AttributeName, out AttributeValue)"/>
+    /// would), -1 when present with another type (not recorded: ask <see cref="TryGet(AttributeName, out AttributeValue)"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public int TryGetString(AttributeName name, out string value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var i = Find(name);
+        if (i < 0)
+        {
+            Tracker?.Attribute(name.Name, false);
+            value = string.Empty;
+            return 0;
+        }
+
+        ref var slot = ref _slots[i];
+        if (slot.Kind != SlotString)
+        {
+            value = string.Empty;
+            return -1;
+        }
+
+        Tracker?.Attribute(slot.Name, true);
+        value = (string)slot.Ref!;
+        return 1;
+    }
+
+    /// <summary>
+    /// <see cref="TryGetFirst"/> for string attributes without building an <see cref="AttributeValue"/>:
+    /// the position of the first present name with its string (lookups recorded as TryGetFirst
+    /// would), -1 when none is present, or -2 - position when the first present one has another
+    /// type (that one not recorded: ask <see cref="TryGet(AttributeName, out AttributeValue)"/>).
+    /// </summary>
+    public int TryGetFirstString(AttributeName[] names, out string value)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var tracker = Tracker;
+        for (var n = 0; n < names.Length; n++)
+        {
+            var i = Find(names[n]);
+            if (i < 0)
+            {
+                tracker?.Attribute(names[n].Name, false);
+                continue;
+            }
+
+            ref var slot = ref _slots[i];
+            if (slot.Kind != SlotString)
+            {
+                value = string.Empty;
+                return -2 - n;
+            }
+
+            tracker?.Attribute(slot.Name, true);
+            value = (string)slot.Ref!;
+            return n;
+        }
+
+        value = string.Empty;
+        return -1;
+    }
+
+    /// <inheritdoc/>
+    public int TryGetFirst(AttributeName[] names, out AttributeValue value)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        for (var n = 0; n < names.Length; n++)
+        {
+            var i = Find(names[n]);
+            if (i >= 0)
+            {
+                Found(i, out value);
+                return n;
+            }
+
+            Tracker?.Attribute(names[n].Name, false);
+        }
+
+        value = default;
+        return -1;
     }
 
     /// <inheritdoc/>
@@ -231,12 +327,18 @@ public sealed partial class ProtoBag : IAttributeBag
     /// <summary>The attribute at position <paramref name="index"/> (0..Count-1), not recorded.</summary>
     internal (string Name, AttributeValue Value) At(int index) => (_slots[index].Name, Convert(index));
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private int Find(AttributeName name)
     {
         var gi = name.GlobalIndex;
         var slots = _slots;
         if (gi >= 0)
         {
+            if ((uint)gi < IndexedGlobalWords && !_scanGlobal)
+            {
+                return _byGlobal[gi] - 1;
+            }
+
             for (var i = 0; i < _count; i++)
             {
                 if (slots[i].GlobalIndex == gi)
@@ -245,6 +347,11 @@ public sealed partial class ProtoBag : IAttributeBag
                 }
             }
 
+            return -1;
+        }
+
+        if (_nonGlobal == 0)
+        {
             return -1;
         }
 
@@ -312,20 +419,40 @@ public sealed partial class ProtoBag : IAttributeBag
     private bool Add(string name, int key, byte kind, long bits, object? reference, out string? error)
     {
         var global = key >= 0 && key < GlobalDictionary.Count ? key : GlobalDictionary.IndexOf(name);
-        for (var i = 0; i < _count; i++)
+        var indexed = (uint)global < IndexedGlobalWords && !_scanGlobal;
+        var duplicate = indexed && _byGlobal[global] != 0;
+        for (var i = 0; !indexed && !duplicate && i < _count; i++)
         {
             // Names that are global words compare as indexes; the others as text.
             var other = _slots[i].GlobalIndex;
-            if (global >= 0 ? other == global : other < 0 && string.Equals(_slots[i].Name, name, StringComparison.Ordinal))
-            {
-                error = $"{InvalidAttributesPrefix}attribute '{name}' is given more than once";
-                return false;
-            }
+            duplicate = global >= 0 ? other == global : other < 0 && string.Equals(_slots[i].Name, name, StringComparison.Ordinal);
+        }
+
+        if (duplicate)
+        {
+            error = $"{InvalidAttributesPrefix}attribute '{name}' is given more than once";
+            return false;
         }
 
         if (_count == _slots.Length)
         {
             Array.Resize(ref _slots, _slots.Length * 2);
+        }
+
+        if (global < 0)
+        {
+            _nonGlobal++;
+        }
+        else if ((uint)global < IndexedGlobalWords)
+        {
+            if (_count < byte.MaxValue)
+            {
+                _byGlobal[global] = (byte)(_count + 1);
+            }
+            else
+            {
+                _scanGlobal = true;
+            }
         }
 
         _slots[_count++] = new Slot
@@ -401,6 +528,12 @@ public sealed partial class ProtoBag : IAttributeBag
         resolved = new ResolvedMap(keys, values);
         error = null;
         return true;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(IndexedGlobalWords)]
+    private struct GlobalSlots
+    {
+        private byte _first;
     }
 
     private struct Slot

@@ -1,3 +1,4 @@
+using Mixer.Lang.Checking;
 using Mixer.Lang.Runtime;
 using Mixer.Lang.Syntax;
 using Mixer.Sdk;
@@ -87,6 +88,13 @@ internal sealed class TreeWalker
         {
             case "OR":
                 {
+                    if (Functions.IsSkippedAsDefaultOperand(c.Args[0]))
+                    {
+                        // Istio's quirk: such an operand never supplies the value, but it runs.
+                        var skipped = Eval(c.Args[0], bag, tryMode: false);
+                        return skipped.Error is not null ? skipped : Eval(c.Args[1], bag, tryMode);
+                    }
+
                     var left = Eval(c.Args[0], bag, tryMode: true);
                     return left.Absent ? Eval(c.Args[1], bag, tryMode) : left;
                 }
@@ -255,13 +263,6 @@ internal sealed class TreeWalker
 
             case "NOT":
                 return Bool(!a[0].AsBool);
-            case "NEG":
-                return Outcome.Of(c.Type switch
-                {
-                    ValueType.Int64 => AttributeValue.Int64(unchecked(-a[0].AsInt64)),
-                    ValueType.Duration => AttributeValue.DurationNanos(unchecked(-a[0].AsDurationNanos)),
-                    _ => AttributeValue.Double(-a[0].AsDouble),
-                });
             case "ADD":
                 return Outcome.Of(c.Type switch
                 {
