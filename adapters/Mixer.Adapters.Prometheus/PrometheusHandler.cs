@@ -34,7 +34,8 @@ internal sealed class PrometheusHandler : IMetricHandler
         _release = release;
         _dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
         _expiry = expiration is null ? null : new Expiry(expiration, context.Time, context.Logger, _name);
-        _bindings = families.ToFrozenDictionary(f => f.Shape.InstanceName, f => new Binding(f), StringComparer.Ordinal);
+        var index = 0;
+        _bindings = families.ToFrozenDictionary(f => f.Shape.InstanceName, f => new Binding(f, index++), StringComparer.Ordinal);
     }
 
     public long DroppedCount => Interlocked.Read(ref _droppedCount);
@@ -42,6 +43,10 @@ internal sealed class PrometheusHandler : IMetricHandler
     public ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken)
     {
         List<string>? errors = null;
+
+        // A report's instances mostly repeat their label values (delta-encoded sets differ in a
+        // few attributes): remember each metric's last label set and child for this call.
+        var last = instances.Count > _bindings.Count ? new LastChild[_bindings.Count] : null;
         for (var i = 0; i < instances.Count; i++)
         {
             var m = instances[i];
@@ -60,7 +65,7 @@ internal sealed class PrometheusHandler : IMetricHandler
             }
             else
             {
-                Record(b, m.Dimensions, value);
+                Record(b, m.Dimensions, value, last);
                 continue;
             }
 
@@ -88,7 +93,7 @@ internal sealed class PrometheusHandler : IMetricHandler
         await _release().ConfigureAwait(false);
     }
 
-    private void Record(Binding b, IReadOnlyDictionary<string, AttributeValue> dimensions, double value)
+    private void Record(Binding b, IReadOnlyDictionary<string, AttributeValue> dimensions, double value, LastChild[]? last)
     {
         var names = b.Dimensions;
         var labels = t_labels;
@@ -97,29 +102,47 @@ internal sealed class PrometheusHandler : IMetricHandler
             t_labels = labels = new string[Math.Max(16, names.Length)];
         }
 
+        ref var previous = ref last is null ? ref s_noLast : ref last[b.Index];
+        var same = previous.Child is not null;
         for (var j = 0; j < names.Length; j++)
         {
-            labels[j] = dimensions.TryGetValue(names[j], out var v) ? Text(v) : string.Empty;
+            var text = dimensions.TryGetValue(names[j], out var v) ? Text(v) : string.Empty;
+            labels[j] = text;
+            same = same && string.Equals(text, previous.Labels![j], StringComparison.Ordinal);
         }
 
-        var values = new ReadOnlySpan<string>(labels, 0, names.Length);
         ChildBase child;
+        if (same)
+        {
+            child = previous.Child!;
+        }
+        else
+        {
+            var values = new ReadOnlySpan<string>(labels, 0, names.Length);
+            child = b.Kind switch
+            {
+                MetricKind.Counter => b.Counter!.WithLabels(values),
+                MetricKind.Gauge => b.Gauge!.WithLabels(values),
+                _ => b.Histogram!.WithLabels(values),
+            };
+            if (last is not null)
+            {
+                previous.Child = child;
+                previous.Labels ??= new string[names.Length];
+                values.CopyTo(previous.Labels);
+            }
+        }
+
         switch (b.Kind)
         {
             case MetricKind.Counter:
-                var c = b.Counter!.WithLabels(values);
-                c.Inc(value);
-                child = c;
+                ((Counter.Child)child).Inc(value);
                 break;
             case MetricKind.Gauge:
-                var g = b.Gauge!.WithLabels(values);
-                g.Set(value);
-                child = g;
+                ((Gauge.Child)child).Set(value);
                 break;
             default:
-                var h = b.Histogram!.WithLabels(values);
-                h.Observe(value);
-                child = h;
+                ((Histogram.Child)child).Observe(value);
                 break;
         }
 
@@ -156,8 +179,19 @@ internal sealed class PrometheusHandler : IMetricHandler
         _ => v.ToString(),
     };
 
-    private sealed class Binding(Family family)
+    private static LastChild s_noLast;
+
+    /// <summary>The label values a metric was last recorded with in this call, and the child they named.</summary>
+    private struct LastChild
     {
+        public string[]? Labels;
+        public ChildBase? Child;
+    }
+
+    private sealed class Binding(Family family, int index)
+    {
+        public int Index { get; } = index;
+
         public MetricKind Kind { get; } = family.Shape.Kind;
 
         public string[] Dimensions { get; } = [.. family.Shape.Dimensions];
