@@ -124,38 +124,6 @@ internal sealed class DocumentWriter(ElasticsearchParams p, TimeProvider time)
         }
     }
 
-    /// <summary>Typed JSON: numbers and booleans as such, durations in milliseconds, maps as objects, the rest as text.</summary>
-    private static void Value(Utf8JsonWriter json, string name, AttributeValue v)
-    {
-        switch (v.Type)
-        {
-            case ValueType.Int64:
-                json.WriteNumber(name, v.AsInt64);
-                break;
-            case ValueType.Double when double.IsFinite(v.AsDouble):
-                json.WriteNumber(name, v.AsDouble);
-                break;
-            case ValueType.Bool:
-                json.WriteBoolean(name, v.AsBool);
-                break;
-            case ValueType.Duration:
-                json.WriteNumber(name, v.AsDurationNanos / 1e6);
-                break;
-            case ValueType.StringMap:
-                json.WriteStartObject(name);
-                foreach (var (k, s) in v.AsStringMap)
-                {
-                    json.WriteString(k, s);
-                }
-
-                json.WriteEndObject();
-                break;
-            case ValueType.Unspecified:
-                json.WriteNull(name);
-                break;
-            default:
-                json.WriteString(name, v.Type.IsStringLike() ? v.AsString : v.ToString());
-                break;
-        }
-    }
+    /// <summary>Typed JSON; durations in milliseconds, so that Elasticsearch can aggregate them.</summary>
+    private static void Value(Utf8JsonWriter json, string name, AttributeValue v) => AttributeJson.Write(json, name, v, JsonDuration.Milliseconds);
 }

@@ -1,10 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using Mixer.Adapters.Prometheus;
 using Mixer.Sdk;
 using Mixer.Sdk.Adapters;
 using Mixer.Sdk.Templates;
+using Mixer.Testing;
 
 namespace Mixer.Adapters.Tests;
 
@@ -15,12 +14,6 @@ public sealed class PrometheusTests
         {"metrics": [{"name": "requests_total", "instanceName": "requestcount.metric.istio-system", "kind": "COUNTER", "labelNames": ["destination_service", "response_code"]}]}
         """;
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
     private static Task<IMetricHandler> HandlerAsync(PrometheusAdapter adapter, string json, int port, string name = "handler.prometheus.istio-system", TimeProvider? time = null, RecordingMetrics? metrics = null) =>
         Build.HandlerAsync<IMetricHandler>(adapter, json, time: time, handlerName: name, metrics: metrics,
@@ -88,7 +81,7 @@ public sealed class PrometheusTests
     [Fact]
     public async Task Handle_Counter_IsServedOnTheAdaptersOwnEndpointWithIstiosNames()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var adapter = new PrometheusAdapter();
         await using var handler = await HandlerAsync(adapter, Requests, port);
 
@@ -104,7 +97,7 @@ public sealed class PrometheusTests
     [Fact]
     public async Task Handle_DistributionAndGauge_UseBucketsDurationsInSecondsAndTheLastValue()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var handler = await HandlerAsync(new PrometheusAdapter(), """
             {"metrics": [
               {"name": "latency", "namespace": "my-mesh", "instanceName": "latency.metric.ns", "kind": "DISTRIBUTION", "labelNames": [],
@@ -133,7 +126,7 @@ public sealed class PrometheusTests
     public async Task Handle_ValueThatIsNotANumber_FailsTheReportAndIsCountedAsDropped()
     {
         var metrics = new RecordingMetrics();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var handler = await HandlerAsync(new PrometheusAdapter(), Requests, port, metrics: metrics);
 
         var bad = Metric("requestcount.metric.istio-system", AttributeValue.Bool(true));
@@ -149,7 +142,7 @@ public sealed class PrometheusTests
     [Fact]
     public async Task Rebuild_SameDefinition_KeepsCountingAndARedefinitionStartsAfresh()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var adapter = new PrometheusAdapter();
         var first = await HandlerAsync(adapter, Requests, port);
         await first.HandleMetricAsync([Request("reviews", 200)], CancellationToken.None);
@@ -172,7 +165,7 @@ public sealed class PrometheusTests
     [Fact]
     public async Task Build_AnotherHandlerDefiningTheSameNameDifferently_IsRefused()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var adapter = new PrometheusAdapter();
         await using var first = await HandlerAsync(adapter, Requests, port);
 
@@ -185,7 +178,7 @@ public sealed class PrometheusTests
     public async Task Expiry_LabelSetNotSeenForTheExpiryDuration_LeavesTheEndpoint()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var handler = await HandlerAsync(new PrometheusAdapter(), Requests.TrimEnd().TrimEnd('}') + """, "metricsExpirationPolicy": {"metricsExpiryDuration": "10m", "expiryCheckIntervalDuration": "1m"}}""", port, time: time);
 
         await handler.HandleMetricAsync([Request("old", 200), Request("busy", 200)], CancellationToken.None);
@@ -205,7 +198,7 @@ public sealed class PrometheusTests
     [Fact]
     public async Task Endpoint_LastHandlerClosed_StopsServing()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var adapter = new PrometheusAdapter();
         var handler = await HandlerAsync(adapter, Requests, port);
         await handler.DisposeAsync();

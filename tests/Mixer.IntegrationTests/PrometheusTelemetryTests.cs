@@ -93,7 +93,7 @@ public sealed class PrometheusFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Config.Write("metrics.yaml", Metrics);
-        AdapterPort = PrometheusServer.FreeLoopbackPort();
+        AdapterPort = LoopbackPort.Free();
         Mixs = await MixsProcess.StartAsync(Config.Path, "--prometheusAdapterPort", AdapterPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Prometheus = await PrometheusServer.StartAsync([$"127.0.0.1:{AdapterPort}"]);
     }

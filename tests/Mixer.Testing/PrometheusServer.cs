@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 
 namespace Mixer.Testing;
@@ -16,7 +13,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly string _dir;
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output = new();
     private readonly HttpClient _http = new();
 
     private PrometheusServer(Process process, string dir, int port)
@@ -33,16 +30,7 @@ public sealed class PrometheusServer : IAsyncDisposable
     public static string ServerPath => Environment.GetEnvironmentVariable("PROMETHEUS") is { Length: > 0 } p ? p : "/usr/bin/prometheus";
 
     /// <summary>What Prometheus printed.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Starts Prometheus scraping <paramref name="targets"/> (<c>HOST:PORT</c>, path /metrics) and waits until it is ready.</summary>
     public static async Task<PrometheusServer> StartAsync(IEnumerable<string> targets, TimeSpan? scrapeInterval = null)
@@ -69,7 +57,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             var psi = new ProcessStartInfo(ServerPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { "--config.file=" + config, "--storage.tsdb.path=" + Path.Combine(dir, "data"), $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn" })
             {
@@ -78,8 +66,8 @@ public sealed class PrometheusServer : IAsyncDisposable
 
             var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start prometheus");
             var server = new PrometheusServer(process, dir, port);
-            process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
-            process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
+            process.OutputDataReceived += (_, e) => server._output.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => server._output.Add(e.Data);
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             if (await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false))
@@ -176,15 +164,7 @@ public sealed class PrometheusServer : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
-    /// <summary>A free loopback port (for a server that must be told its port, such as mixs's prometheus adapter).</summary>
-    public static int FreeLoopbackPort() => FreePort();
 
     private async Task<bool> WaitUntilReadyAsync(TimeSpan timeout)
     {
@@ -209,16 +189,4 @@ public sealed class PrometheusServer : IAsyncDisposable
         return false;
     }
 
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
 }
