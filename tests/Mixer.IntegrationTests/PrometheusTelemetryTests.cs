@@ -192,3 +192,47 @@ public sealed class PrometheusTelemetryTests(PrometheusFixture fixture) : IClass
         monitoring.ShouldNotContain("istio_requests_total");
     }
 }
+
+/// <summary>The default config (mixer/config: Istio 1.0's Helm telemetry, unchanged) served by mixs.</summary>
+public sealed class DefaultTelemetryConfigTests
+{
+    [Fact]
+    public async Task DefaultConfig_HttpAndTcpReports_AreExportedAsIstiosStandardMetrics()
+    {
+        var port = LoopbackPort.Free();
+        await using var mixs = await MixsProcess.StartAsync(ConfigDir.RepositoryFile("mixer/config"), "--prometheusAdapterPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        mixs.Output.ShouldContain(", 0 errors", customMessage: mixs.Output);
+
+        var report = new ReportRequest();
+        report.Attributes.Add(new TestAttributes()
+            .String("context.protocol", "http")
+            .String("context.reporter.kind", "inbound")
+            .String("destination.service.host", "reviews.default.svc.cluster.local")
+            .String("source.workload.name", "productpage-v1")
+            .Map("source.labels", ("app", "productpage"), ("version", "v1"))
+            .Bool("connection.mtls", true)
+            .Int64("response.code", 200)
+            .Int64("request.size", 512)
+            .Duration("response.duration", TimeSpan.FromMilliseconds(30))
+            .Build());
+        report.Attributes.Add(new TestAttributes()
+            .String("context.protocol", "tcp")
+            .String("destination.service.name", "mongodb")
+            .Int64("connection.sent.bytes", 1234)
+            .Int64("connection.received.bytes", 99)
+            .Build());
+        await mixs.Client.ReportAsync(report);
+
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
+        text.ShouldContain("istio_requests_total{reporter=\"destination\",source_app=\"productpage\",source_principal=\"unknown\",source_workload=\"productpage-v1\","
+            + "source_workload_namespace=\"unknown\",source_version=\"v1\",destination_app=\"unknown\",destination_principal=\"unknown\",destination_workload=\"unknown\","
+            + "destination_workload_namespace=\"unknown\",destination_version=\"unknown\",destination_service=\"reviews.default.svc.cluster.local\","
+            + "destination_service_name=\"unknown\",destination_service_namespace=\"unknown\",request_protocol=\"http\",response_code=\"200\","
+            + "connection_security_policy=\"mutual_tls\"} 1");
+        text.ShouldMatch("istio_request_duration_seconds_bucket\\{[^}]*le=\"0.05\"\\} 1");
+        text.ShouldMatch("istio_request_bytes_bucket\\{[^}]*le=\"1000\"\\} 1");
+        text.ShouldMatch("istio_tcp_sent_bytes_total\\{[^}]*destination_service=\"mongodb\"[^}]*\\} 1234");
+        text.ShouldMatch("istio_tcp_received_bytes_total\\{[^}]*\\} 99");
+    }
+}
