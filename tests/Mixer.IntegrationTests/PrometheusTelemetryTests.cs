@@ -235,4 +235,18 @@ public sealed class DefaultTelemetryConfigTests
         text.ShouldMatch("istio_tcp_sent_bytes_total\\{[^}]*destination_service=\"mongodb\"[^}]*\\} 1234");
         text.ShouldMatch("istio_tcp_received_bytes_total\\{[^}]*\\} 99");
     }
+
+    [Fact]
+    public async Task AdapterPortTaken_IsAConfigErrorNamingIt_AndMixsKeepsServing()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+
+        await using var mixs = await MixsProcess.StartAsync(ConfigDir.RepositoryFile("mixer/config"), "--prometheusAdapterPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        mixs.Output.ShouldContain($"the prometheus adapter could not build this handler: cannot serve /metrics on 127.0.0.1:{port}");
+        (await mixs.Client.CheckAsync(new TestAttributes().String("destination.service.host", "reviews").Check())).Precondition.Status.Code.ShouldBe(0);
+        await mixs.Client.ReportAsync(new ReportRequest { Attributes = { new TestAttributes().String("context.protocol", "http").Build() } });
+    }
 }
