@@ -12,7 +12,7 @@ namespace Mixer.Adapters.Stdio;
 /// at <c>metricLevel</c>; lines below <c>outputLevel</c> are skipped. Reports never wait for I/O:
 /// lines go through a bounded queue to a background writer, and lines that do not fit are dropped
 /// and counted in the <c>mixer_adapter_stdio_dropped_total</c> counter (meter
-/// <see cref="MeterName"/>). Disposing a handler writes out what is queued.
+/// <see cref="MeterName"/>) and in the host's <c>mixer_adapter_dropped_total</c>. Disposing a handler writes out what is queued.
 /// </summary>
 public sealed class StdioAdapter : IAdapter
 {
@@ -90,7 +90,12 @@ public sealed class StdioAdapter : IAdapter
         };
 
         var handlerName = context.HandlerName;
-        var writer = new LineWriter(sink, _queueCapacity, context.Logger, handlerName, () => DroppedCounter.Add(1, new KeyValuePair<string, object?>("handler", handlerName)));
+        var dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
+        var writer = new LineWriter(sink, _queueCapacity, context.Logger, handlerName, () =>
+        {
+            DroppedCounter.Add(1, new KeyValuePair<string, object?>("handler", handlerName));
+            dropped.Add(1);
+        });
         StdioLog.Built(context.Logger, handlerName, p.LogStream);
         return ValueTask.FromResult<IHandler>(new StdioHandler(p, writer, context.Time));
     }

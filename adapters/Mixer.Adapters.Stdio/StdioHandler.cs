@@ -131,44 +131,5 @@ internal sealed class StdioHandler : ILogEntryHandler, IMetricHandler
         return _params.OutputAsJson ? text : string.Join('\t', time.ToString(), LevelName(level), instance, text);
     }
 
-    private static void WriteValue(Utf8JsonWriter json, string name, AttributeValue v)
-    {
-        switch (v.Type)
-        {
-            case ValueType.Int64:
-                json.WriteNumber(name, v.AsInt64);
-                break;
-            case ValueType.Double:
-                var d = v.AsDouble;
-                if (double.IsFinite(d))
-                {
-                    json.WriteNumber(name, d);
-                }
-                else
-                {
-                    json.WriteString(name, d.ToString(CultureInfo.InvariantCulture));
-                }
-
-                break;
-            case ValueType.Bool:
-                json.WriteBoolean(name, v.AsBool);
-                break;
-            case ValueType.StringMap:
-                json.WriteStartObject(name);
-                foreach (var (k, s) in v.AsStringMap.OrderBy(e => e.Key, StringComparer.Ordinal))
-                {
-                    json.WriteString(k, s);
-                }
-
-                json.WriteEndObject();
-                break;
-            case ValueType.Unspecified:
-                json.WriteNull(name);
-                break;
-            default:
-                // Strings as they are; durations, timestamps, addresses and bytes in their text form.
-                json.WriteString(name, v.Type.IsStringLike() ? v.AsString : v.ToString());
-                break;
-        }
-    }
+    private static void WriteValue(Utf8JsonWriter json, string name, AttributeValue v) => AttributeJson.Write(json, name, v);
 }

@@ -25,6 +25,9 @@ public sealed record RuntimeOptions
 
     /// <summary>Host settings adapters may read (by name).</summary>
     public IReadOnlyDictionary<string, string> AdapterSettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where each handler's own counters go, by handler name and adapter name (mixs: its monitoring endpoint).</summary>
+    public Func<string, string, IAdapterMetrics> AdapterMetrics { get; init; } = static (_, _) => Sdk.Adapters.AdapterMetrics.None;
 }
 
 /// <summary>
@@ -78,7 +81,7 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     {
         var logger = loggers.CreateLogger("Mixer.Runtime");
         var byName = adapters.ToDictionary(a => a.Info.Name, StringComparer.Ordinal);
-        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings, options.Metrics);
+        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings, options.Metrics, options.AdapterMetrics);
         FsConfigStore? store = null;
         var initial = new StoreSnapshot(new Dictionary<ResourceKey, ConfigResource>(), []);
         if (options.ConfigStoreUrl.Length > 0)

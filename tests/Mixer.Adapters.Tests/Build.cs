@@ -16,7 +16,9 @@ internal static class Build
         string paramsJson,
         TimeProvider? time = null,
         string handlerName = "h.handler.istio-system",
-        IReadOnlyDictionary<string, string>? instances = null)
+        IReadOnlyDictionary<string, string>? instances = null,
+        IAdapterMetrics? metrics = null,
+        IReadOnlyDictionary<string, string>? settings = null)
         where THandler : IHandler
     {
         var json = Json(paramsJson);
@@ -30,6 +32,8 @@ internal static class Build
                 Instances = instances ?? new Dictionary<string, string>(),
                 Logger = NullLogger.Instance,
                 Time = time ?? TimeProvider.System,
+                Metrics = metrics ?? AdapterMetrics.None,
+                Settings = settings ?? new Dictionary<string, string>(),
             },
             CancellationToken.None);
         return handler.ShouldBeAssignableTo<THandler>()!;

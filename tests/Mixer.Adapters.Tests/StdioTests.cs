@@ -164,7 +164,8 @@ public sealed class StdioTests : IDisposable
         listener.Start();
 
         using var stuck = new BlockingStream();
-        var h = await Build.HandlerAsync<ILogEntryHandler>(Adapter(queueCapacity: 4, stdout: stuck), "{}", _time, handlerName: "slow.stdio.istio-system");
+        var hostMetrics = new RecordingMetrics();
+        var h = await Build.HandlerAsync<ILogEntryHandler>(Adapter(queueCapacity: 4, stdout: stuck), "{}", _time, handlerName: "slow.stdio.istio-system", metrics: hostMetrics);
 
         // The writer is stuck on its first line; every report still returns at once.
         for (var i = 0; i < 20; i++)
@@ -181,6 +182,7 @@ public sealed class StdioTests : IDisposable
         (handler.DroppedCount + handler.WrittenCount).ShouldBe(20);
         Lines(stuck.Written).Length.ShouldBe((int)handler.WrittenCount);
         Interlocked.Read(ref measured).ShouldBe(handler.DroppedCount);
+        hostMetrics["mixer_adapter_dropped_total"].ShouldBe(handler.DroppedCount, "mixs exports this on /metrics");
     }
 
     [Fact]

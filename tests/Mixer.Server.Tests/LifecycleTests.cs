@@ -40,6 +40,7 @@ public sealed class LifecycleTests
     [Theory]
     [InlineData("--port", "http", "flag --port: 'http' is not a whole number")]
     [InlineData("--bogus", "1", "unknown flag --bogus")]
+    [InlineData("--prometheusAdapterPort", "0", "flag --prometheusAdapterPort: '0' is not a whole number from 1 to 65535")]
     [InlineData("--configStoreURL", "k8s://", "flag --configStoreURL: 'k8s://' is not supported")]
     [InlineData("--address", "127.0.0.1:9", "flag --address: '127.0.0.1:9' must be tcp://HOST:PORT or unix:///PATH")]
     [InlineData("--configStoreURL", "fs:///no/such/dir", "directory '/no/such/dir' does not exist")]
@@ -59,6 +60,7 @@ public sealed class LifecycleTests
         exit.ShouldBe(0);
         output.ShouldContain("mixs server --port 9091 --monitoringPort 9093 --configStoreURL");
         output.ShouldContain("--maxMessageSize");
+        output.ShouldContain("--prometheusAdapterPort int    HTTP port of the prometheus adapter's /metrics, on 127.0.0.1 (default 42422)");
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace Mixer.Testing;
 public sealed class RedisServer : IAsyncDisposable, IDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output = new();
 
     private RedisServer(Process process, int port)
     {
@@ -40,7 +40,7 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         // A port can be taken between probing and binding; try a few.
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             var psi = new ProcessStartInfo(ServerPath)
             {
                 RedirectStandardOutput = true,
@@ -54,8 +54,8 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
 
             var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
             var server = new RedisServer(process, port);
-            process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
-            process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
+            process.OutputDataReceived += (_, e) => server._output.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => server._output.Add(e.Data);
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
 
@@ -73,16 +73,7 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
     }
 
     /// <summary>What the server printed.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Sends one inline command (e.g. <c>FLUSHALL</c>) and returns the first reply line.</summary>
     public async Task<string> CommandAsync(string command)
@@ -110,12 +101,6 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
     /// <inheritdoc/>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
     private async Task<bool> WaitUntilReadyAsync(TimeSpan timeout)
     {
@@ -147,16 +132,4 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         return false;
     }
 
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
 }

@@ -20,7 +20,8 @@ internal sealed partial class SnapshotBuilder(
     string defaultNamespace,
     ILoggerFactory loggers,
     IReadOnlyDictionary<string, string>? settings = null,
-    Dispatch.IDispatchMetrics? metrics = null)
+    Dispatch.IDispatchMetrics? metrics = null,
+    Func<string, string, IAdapterMetrics>? adapterMetrics = null)
 {
     private readonly ILogger _logger = loggers.CreateLogger("Mixer.Runtime.Config");
 
@@ -133,6 +134,7 @@ internal sealed partial class SnapshotBuilder(
                     Instances = routedInstances,
                     Logger = loggers.CreateLogger($"Mixer.Adapters.{adapter.Info.Name}"),
                     Settings = settings ?? new Dictionary<string, string>(),
+                    Metrics = adapterMetrics?.Invoke(name, adapter.Info.Name) ?? AdapterMetrics.None,
                 }, cancellationToken).ConfigureAwait(false);
                 handlers[name] = new HandlerEntry(name, adapter.Info.Name, signature, handler, res, (metrics ?? Dispatch.NoDispatchMetrics.Instance).ForHandler(name, adapter.Info.Name));
             }

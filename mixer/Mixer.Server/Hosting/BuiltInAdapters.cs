@@ -1,4 +1,6 @@
+using Mixer.Adapters.Elasticsearch;
 using Mixer.Adapters.Policy;
+using Mixer.Adapters.Prometheus;
 using Mixer.Adapters.Quota;
 using Mixer.Adapters.Stdio;
 using Mixer.Sdk.Adapters;
@@ -19,5 +21,7 @@ internal static class BuiltInAdapters
         new MemQuotaAdapter(),
         new RedisQuotaAdapter(),
         new StdioAdapter(),
+        new PrometheusAdapter(),
+        new ElasticsearchAdapter(),
     ];
 }

@@ -45,7 +45,14 @@ internal static partial class MixsHost
         try
         {
             runtime = await MixerRuntime.StartAsync(
-                new RuntimeOptions { ConfigStoreUrl = args.ConfigStoreUrl, DefaultNamespace = args.ConfigDefaultNamespace, Metrics = new PrometheusDispatchMetrics() },
+                new RuntimeOptions
+                {
+                    ConfigStoreUrl = args.ConfigStoreUrl,
+                    DefaultNamespace = args.ConfigDefaultNamespace,
+                    Metrics = new PrometheusDispatchMetrics(),
+                    AdapterMetrics = new PrometheusAdapterMetrics(Metrics.DefaultRegistry).ForHandler,
+                    AdapterSettings = AdapterSettings(args),
+                },
                 BuiltInAdapters.Create(),
                 loggers,
                 stop).ConfigureAwait(false);
@@ -95,6 +102,13 @@ internal static partial class MixsHost
         await monitoring.DisposeAsync().ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>Host settings handlers read (HandlerContext.Settings).</summary>
+    private static Dictionary<string, string> AdapterSettings(ServerArgs args) => new(StringComparer.Ordinal)
+    {
+        [Adapters.Prometheus.PrometheusAdapter.PortSetting] = args.PrometheusAdapterPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [Sdk.Adapters.HostSettings.ShutdownTimeout] = Sdk.GoDuration.Format(args.ShutdownTimeout.Ticks * 100),
+    };
 
     private static WebApplication BuildApi(ServerArgs args, IDispatcher dispatcher)
     {

@@ -11,6 +11,7 @@ internal sealed record ServerArgs
     public int Port { get; init; } = 9091;
     public string Address { get; init; } = "";
     public int MonitoringPort { get; init; } = 9093;
+    public int PrometheusAdapterPort { get; init; } = 42422;
     public int MaxMessageSize { get; init; } = 1024 * 1024;
     public int MaxConcurrentStreams { get; init; } = 1024;
     public string ConfigStoreUrl { get; init; } = "";
@@ -31,6 +32,7 @@ internal sealed record ServerArgs
           -p, --port int                     gRPC API port, on 127.0.0.1 unless --address says otherwise (default 9091; 0 picks a free port)
               --address string               gRPC address instead of --port: tcp://HOST:PORT or unix:///PATH
               --monitoringPort int           HTTP port of /metrics, /version, /healthz, /readyz, on 127.0.0.1 (default 9093; 0 picks a free port)
+              --prometheusAdapterPort int    HTTP port of the prometheus adapter's /metrics, on 127.0.0.1 (default 42422)
               --maxMessageSize int           largest gRPC message accepted, in bytes (default 1048576)
               --maxConcurrentStreams int     most concurrent streams per connection (default 1024)
               --configStoreURL string        where config lives: fs:///absolute/dir
@@ -85,6 +87,7 @@ internal sealed record ServerArgs
                     "p" or "port" => result with { Port = Int(text, Next(), 0, 65535) },
                     "address" => result with { Address = Next() },
                     "monitoringPort" => result with { MonitoringPort = Int(text, Next(), 0, 65535) },
+                    "prometheusAdapterPort" => result with { PrometheusAdapterPort = Int(text, Next(), 1, 65535) },
                     "maxMessageSize" => result with { MaxMessageSize = Int(text, Next(), 1024, int.MaxValue) },
                     "maxConcurrentStreams" => result with { MaxConcurrentStreams = Int(text, Next(), 1, int.MaxValue) },
                     "configStoreURL" => result with { ConfigStoreUrl = Next() },

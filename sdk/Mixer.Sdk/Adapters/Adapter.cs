@@ -37,6 +37,12 @@ public sealed class HandlerContext
 
     /// <summary>Host-level settings an adapter may read (e.g. the Prometheus adapter's port), by name.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Where the handler reports its own counters and gauges (drops, failures, queue length); the
+    /// host exports them labelled with <see cref="HandlerName"/>. Never null.
+    /// </summary>
+    public IAdapterMetrics Metrics { get; init; } = AdapterMetrics.None;
 }
 
 /// <summary>
