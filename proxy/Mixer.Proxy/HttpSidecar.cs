@@ -130,7 +130,7 @@ internal sealed partial class HttpSidecar
         foreach (var (name, values) in request.Headers)
         {
             // Header names are case-insensitive; Istio's attribute keys are lower case.
-            entries[name.ToLowerInvariant()] = values.Count == 1 ? values[0]! : values.ToString();
+            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
         }
 
         var host = request.Host.Value ?? "";
@@ -186,7 +186,7 @@ internal sealed partial class HttpSidecar
         var headers = new Attributes.Types.StringMap();
         foreach (var (name, values) in response.Headers)
         {
-            headers.Entries[name.ToLowerInvariant()] = values.ToString();
+            headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
         }
 
         headers.Entries[":status"] = response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -206,6 +206,20 @@ internal sealed partial class HttpSidecar
         {
             _metrics.ReportDropped.Add(1);
         }
+    }
+
+    private static string Lower(string name)
+    {
+        // Most names already are lower case (HTTP/2 always, most HTTP/1.1 clients): no copy then.
+        foreach (var c in name)
+        {
+            if (char.IsAsciiLetterUpper(c))
+            {
+                return name.ToLowerInvariant();
+            }
+        }
+
+        return name;
     }
 
     private static Task DenyAsync(HttpContext context, Google.Rpc.Status status)
