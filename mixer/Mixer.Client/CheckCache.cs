@@ -57,12 +57,20 @@ public sealed class CheckCache
     public long Evictions => _cache.Evictions;
 
     /// <summary>The cached answer for <paramref name="request"/>, spending one of its uses.</summary>
-    public bool TryGet(Attributes request, out CheckVerdict verdict)
+    public bool TryGet(Attributes request, out CheckVerdict verdict) => TryGet(request, out verdict, out _);
+
+    /// <summary>
+    /// As <see cref="TryGet(Attributes, out CheckVerdict)"/>; <paramref name="refresh"/> is true (once per
+    /// entry) when the answer is nearly spent (a tenth of its uses or of its duration left), the moment
+    /// to ask Mixer again in the background while the cache still serves it.
+    /// </summary>
+    public bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh)
     {
         ArgumentNullException.ThrowIfNull(request);
+        refresh = false;
         if (_cache.TryGet(request, out var entry))
         {
-            if (entry.TryUse(_time.GetTimestamp()))
+            if (entry.TryUse(_time.GetTimestamp(), out refresh))
             {
                 Interlocked.Increment(ref _hits);
                 verdict = entry.Verdict;
@@ -92,6 +100,7 @@ public sealed class CheckCache
 
         var now = _time.GetTimestamp();
         long expires = long.MaxValue;
+        long refreshAt = long.MaxValue;
         if (precondition.ValidDuration is { } d)
         {
             var span = d.ToTimeSpan();
@@ -100,21 +109,26 @@ public sealed class CheckCache
                 return false;
             }
 
-            expires = now + (long)(span.TotalSeconds * _time.TimestampFrequency);
+            var ticks = (long)(span.TotalSeconds * _time.TimestampFrequency);
+            expires = now + ticks;
+            refreshAt = expires - (ticks / 10);
         }
 
         var verdict = new CheckVerdict(precondition.Status ?? new Google.Rpc.Status(), precondition.RouteDirective);
-        return _cache.TryAdd(request, precondition.ReferencedAttributes, new Entry(verdict, expires, precondition.ValidUseCount));
+        var uses = precondition.ValidUseCount;
+        return _cache.TryAdd(request, precondition.ReferencedAttributes, new Entry(verdict, expires, refreshAt, uses, uses > 0 ? Math.Max(1, uses / 10) : -1));
     }
 
-    private sealed class Entry(CheckVerdict verdict, long expires, int uses)
+    private sealed class Entry(CheckVerdict verdict, long expires, long refreshAt, int uses, int refreshAtUses)
     {
         private int _uses = uses;
+        private int _refreshing;
 
         public CheckVerdict Verdict { get; } = verdict;
 
-        public bool TryUse(long now)
+        public bool TryUse(long now, out bool refresh)
         {
+            refresh = false;
             if (now > expires)
             {
                 return false;
@@ -123,18 +137,15 @@ public sealed class CheckCache
             while (true)
             {
                 var left = Volatile.Read(ref _uses);
-                if (left < 0)
-                {
-                    return true;
-                }
-
                 if (left == 0)
                 {
                     return false;
                 }
 
-                if (Interlocked.CompareExchange(ref _uses, left - 1, left) == left)
+                if (left < 0 || Interlocked.CompareExchange(ref _uses, left - 1, left) == left)
                 {
+                    var low = now >= refreshAt || (left > 0 && left - 1 <= refreshAtUses);
+                    refresh = low && Interlocked.Exchange(ref _refreshing, 1) == 0;
                     return true;
                 }
             }

@@ -120,7 +120,13 @@ public sealed class MixerClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(attributes);
         quotas ??= [];
         CheckVerdict? cached = null;
-        var checkHit = _checkCache is not null && _checkCache.TryGet(attributes, out cached);
+        var refresh = false;
+        var checkHit = _checkCache is not null && _checkCache.TryGet(attributes, out cached, out refresh);
+        if (refresh)
+        {
+            _ = RefreshAsync(attributes);
+        }
+
         if (checkHit && !cached!.IsOk)
         {
             return new CheckResult(cached.Status, null, true, false, false);
@@ -242,8 +248,11 @@ public sealed class MixerClient : IAsyncDisposable
         return new CheckResult(status, null, false, false, false);
     }
 
-    private async Task TopUpAsync(Attributes attributes, string name, long amount)
+    private async Task TopUpAsync(Attributes original, string name, long amount)
     {
+        // The caller goes on changing its set (Report adds response.*): work on a copy, taken before
+        // this method first yields.
+        var attributes = original.Clone();
         CheckResponse.Types.QuotaResult? result = null;
         try
         {
@@ -255,13 +264,37 @@ public sealed class MixerClient : IAsyncDisposable
                 response.Quotas.TryGetValue(name, out result);
             }
         }
-        catch (RpcException)
+        catch (Exception)
         {
+            // A background top-up has no caller to tell: count it; the next request asks again.
             Interlocked.Increment(ref _transportFailures);
         }
         finally
         {
             _quotaCache!.CompletePrefetch(attributes, name, result);
+        }
+    }
+
+    /// <summary>
+    /// Asks Mixer again for an answer the cache still serves but that is nearly spent, so the
+    /// requests after it find a fresh one instead of all waiting on Mixer at once.
+    /// </summary>
+    private async Task RefreshAsync(Attributes original)
+    {
+        var attributes = original.Clone();
+        try
+        {
+            var request = Compressor.CreateCheckRequest(attributes, NextDeduplicationId());
+            var response = await CallCheckAsync(request, attributes, CancellationToken.None).ConfigureAwait(false);
+            if (response.Precondition is { } precondition && precondition.Status?.Code != (int)StatusCode.Internal)
+            {
+                _checkCache!.TryAdd(attributes, precondition);
+            }
+        }
+        catch (Exception)
+        {
+            // The entry in the cache still serves until it runs out; then a request asks Mixer itself.
+            Interlocked.Increment(ref _transportFailures);
         }
     }
 

@@ -135,6 +135,40 @@ public sealed class CheckCacheTests
     }
 
     [Fact]
+    public void TryGet_LastTenthOfTheUses_AsksForOneRefresh()
+    {
+        var cache = new CheckCache(time: _time);
+        cache.TryAdd(Request("a.svc", "x"), Answer(0, s_serviceAndClnt, uses: 20));
+        var refreshes = new List<int>();
+
+        for (var i = 1; i <= 20; i++)
+        {
+            cache.TryGet(Request("a.svc", "x"), out _, out var refresh).ShouldBeTrue();
+            if (refresh)
+            {
+                refreshes.Add(i);
+            }
+        }
+
+        // 2 of 20 uses left after the 18th: ask once, keep serving what is left.
+        refreshes.ShouldBe([18]);
+    }
+
+    [Fact]
+    public void TryGet_LastTenthOfTheDuration_AsksForARefresh()
+    {
+        var cache = new CheckCache(time: _time);
+        cache.TryAdd(Request("a.svc", "x"), Answer(0, s_serviceAndClnt, duration: TimeSpan.FromSeconds(10), uses: -1));
+
+        cache.TryGet(Request("a.svc", "x"), out _, out var early).ShouldBeTrue();
+        _time.Advance(TimeSpan.FromSeconds(9.5));
+        cache.TryGet(Request("a.svc", "x"), out _, out var late).ShouldBeTrue();
+
+        early.ShouldBeFalse();
+        late.ShouldBeTrue();
+    }
+
+    [Fact]
     public void TryGet_AfterValidDuration_Misses()
     {
         var cache = new CheckCache(time: _time);

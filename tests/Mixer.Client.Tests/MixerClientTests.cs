@@ -80,6 +80,23 @@ public sealed class MixerClientTests
     }
 
     [Fact]
+    public async Task Check_AnswerNearlySpent_IsRefreshedInTheBackground_SoLaterRequestsStillHit()
+    {
+        var mixer = new FakeMixer { Answer = _ => Ok() };
+        await using var client = Client(mixer);
+
+        // Ok() allows 100 uses: the first call asks Mixer, the next 100 are hits, and near the end
+        // of them one background Check renews the answer, so hit 101 and on still need no wait.
+        for (var i = 0; i < 150; i++)
+        {
+            var result = await client.CheckAsync(s_request);
+            (i == 0 || result.CheckCacheHit).ShouldBeTrue($"call {i} missed the cache");
+        }
+
+        mixer.Checks.Count.ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Check_DenialIsCachedToo()
     {
         var mixer = new FakeMixer { Answer = _ => Ok(7, "nope") };

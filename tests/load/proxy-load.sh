@@ -2,7 +2,7 @@
 # The sidecar's cost, one run: the sample backend direct, through plain YARP forwarding (mixer-proxy
 # with --check false --report false: the same forwarder, nothing else), and through mixer-proxy
 # with policy on (Check answered from the check cache, every request reported in batches to mixs
-# enforcing a denier and a listchecker).
+# serving tests/load/policy-20, 20 rules).
 #
 #   tests/load/proxy-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #
@@ -30,66 +30,24 @@ mixs="$root/mixer/Mixer.Server/bin/Release/net10.0/mixs.dll"
 proxy="$root/proxy/Mixer.Proxy/bin/Release/net10.0/mixer-proxy.dll"
 tools="$root/tests/Mixer.LoadTools/bin/Release/net10.0/Mixer.LoadTools.dll"
 
-# Policy for mixs: a denier keyed on a header and an IP blacklist (loopback is not on it).
-mkdir -p "$out/config"
-cp "$root/mixer/config/attributes.yaml" "$out/config/"
-cat >"$out/config/policy.yaml" <<'EOF'
-apiVersion: config.istio.io/v1alpha2
-kind: denier
-metadata: {name: denyall, namespace: istio-system}
-spec:
-  status: {code: 7, message: Not allowed}
----
-apiVersion: config.istio.io/v1alpha2
-kind: checknothing
-metadata: {name: denyrequest, namespace: istio-system}
-spec: {}
----
-apiVersion: config.istio.io/v1alpha2
-kind: rule
-metadata: {name: denyblocked, namespace: istio-system}
-spec:
-  match: destination.service == "productpage.default.svc.cluster.local" && request.headers["x-user"] == "blocked"
-  actions:
-  - handler: denyall.denier
-    instances: [denyrequest.checknothing]
----
-apiVersion: config.istio.io/v1alpha2
-kind: listchecker
-metadata: {name: badips, namespace: istio-system}
-spec:
-  overrides: ["10.0.0.0/8", "192.168.1.7"]
-  blacklist: true
-  entryType: IP_ADDRESSES
----
-apiVersion: config.istio.io/v1alpha2
-kind: listentry
-metadata: {name: sourceip, namespace: istio-system}
-spec:
-  value: source.ip | ip("0.0.0.0")
----
-apiVersion: config.istio.io/v1alpha2
-kind: rule
-metadata: {name: checkip, namespace: istio-system}
-spec:
-  actions:
-  - handler: badips.listchecker
-    instances: [sourceip.listentry]
-EOF
+# Policy for mixs: the 20-rule config of the Check benchmark (tests/load/policy-20). Inbound to
+# productpage in namespace bookinfo, 19 rules are evaluated and do not match; deny-2 refuses a
+# request whose x-user is blocked-2.
+config="$root/tests/load/policy-20"
 
 wait_line() { # file pattern
   for _ in $(seq 1 150); do grep -q "$2" "$1" && return 0; sleep 0.2; done
   echo "did not start: $1"; cat "$1"; exit 1
 }
 
-dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$out/config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!)
+dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!)
 dotnet "$tools" backend --port 0 >"$out/backend.log" 2>&1 & pids+=($!)
 wait_line "$out/mixs.log" "serving gRPC"
 wait_line "$out/backend.log" "backend serving"
 mixer=$(sed -n 's#.*serving gRPC on \([^ ,]*\).*#\1#p' "$out/mixs.log" | head -1)
 backend=$(sed -n 's#.*backend serving HTTP on http://\([^ ,]*\).*#\1#p' "$out/backend.log" | head -1)
 
-identity=(--name productpage-v1 --namespace default --service productpage.default.svc.cluster.local --labels app=productpage,version=v1)
+identity=(--name productpage-v1 --namespace bookinfo --service productpage.default.svc.cluster.local --labels app=productpage,version=v1)
 dotnet "$proxy" --check false --report false "${identity[@]}" --inbound "127.0.0.1:0=$backend" >"$out/plain.log" 2>&1 & pids+=($!)
 dotnet "$proxy" --mixer "$mixer" "${identity[@]}" --inbound "127.0.0.1:0=$backend" --admin 127.0.0.1:0 >"$out/policy.log" 2>&1 & pids+=($!)
 wait_line "$out/plain.log" "mixer-proxy listening"
@@ -99,7 +57,7 @@ policy=$(sed -n 's#.*inbound-0 http \([^ ]*\) ->.*#\1#p' "$out/policy.log")
 admin=$(sed -n 's#.*admin http://\([^ ;]*\).*#\1#p' "$out/policy.log")
 
 # A denied request proves the policy is live before measuring.
-code=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-user: blocked' "http://$policy/")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-user: blocked-2' "http://$policy/")
 [ "$code" = 403 ] || { echo "policy not enforced (got $code)"; cat "$out/policy.log" "$out/mixs.log"; exit 1; }
 
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}' <<<"$1"; }
