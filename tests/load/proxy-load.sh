@@ -98,4 +98,5 @@ printf '%-34s %12s %10s %10s %8s\n' "direct to the backend" "$d_rps" "$d_p50" "$
 printf '%-34s %12s %10s %10s %8s\n' "plain YARP (no policy)" "$p_rps" "$p_p50" "$p_p99" "$p_err"
 printf '%-34s %12s %10s %10s %8s\n' "mixer-proxy, policy on (cached)" "$m_rps" "$m_p50" "$m_p99" "$m_err"
 awk -v m="$m_rps" -v p="$p_rps" -v mp="$m_p99" -v pp="$p_p99" 'BEGIN {printf "policy-on / plain YARP: %.1f%% of requests/s (target >= 85%%), p99 %+.3f ms (target <= +1 ms)\n", 100*m/p, mp-pp}'
+for t in direct plain policy; do echo "rounds $t (requests/s p50 p99 non-2xx): $(paste -sd ';' "$out/$t.res")"; done
 echo "mixs saw $checks Check and $reports Report calls; proxy: check cache hits $(metric mixer_proxy_check_cache_hits_total), Check calls $(metric mixer_proxy_check_calls_total), report sets sent $(metric mixer_proxy_report_sets_sent_total) in $(metric mixer_proxy_report_requests_total) requests, dropped $(metric mixer_proxy_report_sets_dropped_total)"
