@@ -303,6 +303,20 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
     }
 
     [Fact]
+    public async Task CheckOff_RequestTheDenierWouldRefuse_IsForwarded()
+    {
+        var config = ProxyConfig.FromArgs(["--mixer", fixture.Mixs.GrpcAddress, "--check", "false", "--inbound", $"127.0.0.1:0={fixture.Backend.Address}@denied.svc"]);
+        await using var proxy = await ProxyHost.StartAsync(config);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{proxy.Endpoint(config.Listeners[0].Name)}/");
+        request.Headers.Add("clnt", "abc");
+
+        using var response = await Http.SendAsync(request);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Headers.GetValues("x-backend").ShouldBe(["yes"]);
+    }
+
+    [Fact]
     public async Task AdminMetrics_CountCheckCacheHitsAndReports()
     {
         using (var r = await GetAsync("cache", "/metrics-test"))
