@@ -7,7 +7,9 @@ namespace Mixer.Client;
 /// Builds one <see cref="ReportRequest"/> with DELTA_ENCODING, Istio 1.0's only semantics: the
 /// first set is sent whole, each later one only with the attributes that were added or whose value
 /// changed since the set before it. All sets share one word list, sent once as
-/// <c>default_words</c>. Not thread-safe: one builder per batch being filled.
+/// <c>default_words</c>. Not thread-safe: one builder per batch being filled. The builder keeps the
+/// values of the last set to compare the next one with (no copy, on the report hot path): do not
+/// change a set's values after adding it.
 /// </summary>
 /// <remarks>
 /// Delta encoding cannot say "this attribute is gone". As Istio's proxy does, a set that lacks an
@@ -49,13 +51,13 @@ public sealed class ReportBatchBuilder
         var element = new CompressedAttributes();
         foreach (var (name, value) in attributes.Attributes_)
         {
-            if (_previous.TryGetValue(name, out var before) && before.Equals(value))
+            if (_previous.TryGetValue(name, out var before) && (ReferenceEquals(before, value) || before.Equals(value)))
             {
                 continue;
             }
 
             AttributeEncoder.Put(element, _words, name, value);
-            _previous[name] = value.Clone();
+            _previous[name] = value;
         }
 
         _request.Attributes.Add(element);

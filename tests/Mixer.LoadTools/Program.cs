@@ -9,8 +9,30 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // mixer-load noop-mixer --port N      a Mixer that answers every Check OK and every Report empty
 // mixer-load check-body FILE          writes a gRPC-framed, sidecar-like CheckRequest (~20 attributes)
 // mixer-load report-body FILE N       writes a gRPC-framed ReportRequest of N delta-encoded attribute sets
+// mixer-load backend --port N         a sample HTTP/1.1 application: 200 with a small body for every request
 switch (args.FirstOrDefault())
 {
+    case "backend":
+        var backendPort = args.Length > 2 && args[1] == "--port" ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var web = WebApplication.CreateSlimBuilder();
+        web.Logging.ClearProviders();
+        web.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(IPAddress.Loopback, backendPort, o => o.Protocols = HttpProtocols.Http1);
+        });
+        var backend = web.Build();
+        var hello = "hello from the backend\n"u8.ToArray();
+        backend.Run(context =>
+        {
+            context.Response.ContentType = "text/plain";
+            context.Response.ContentLength = hello.Length;
+            return context.Response.Body.WriteAsync(hello).AsTask();
+        });
+        await backend.StartAsync();
+        Console.WriteLine($"backend serving HTTP on {string.Join(",", backend.Urls)}");
+        await backend.WaitForShutdownAsync();
+        return 0;
     case "noop-mixer":
         var port = args.Length > 2 && args[1] == "--port" ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0;
         var builder = WebApplication.CreateSlimBuilder();
@@ -30,7 +52,7 @@ switch (args.FirstOrDefault())
         await File.WriteAllBytesAsync(args[1], Frame(Requests.SidecarReport(int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: mixer-load noop-mixer --port N | check-body FILE | report-body FILE N");
+        Console.Error.WriteLine("usage: mixer-load noop-mixer --port N | check-body FILE | report-body FILE N | backend --port N");
         return 2;
 }
 

@@ -1,10 +1,10 @@
-namespace Mixer.IntegrationTests;
+namespace Mixer.Testing;
 
 /// <summary>
 /// Istio 1.0 policy config used end to end: each scenario is keyed by destination.service so the
 /// rules of one never touch the requests of another.
 /// </summary>
-internal static class PolicyConfig
+public static class PolicyConfig
 {
     public const string Denier = """
         apiVersion: config.istio.io/v1alpha2

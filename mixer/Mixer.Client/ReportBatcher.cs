@@ -1,0 +1,218 @@
+using System.Threading.Channels;
+using Istio.Mixer.V1;
+
+namespace Mixer.Client;
+
+/// <summary>Report batching as Istio's proxy does it, plus a bounded buffer (its defaults: 1000 sets or 1 s).</summary>
+public sealed class ReportBatchOptions
+{
+    /// <summary>A batch is sent when it holds this many sets (Istio: 1000).</summary>
+    public int MaxSetsPerBatch { get; set; } = 1000;
+
+    /// <summary>…or when its first set has waited this long (Istio: 1 s).</summary>
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sets waiting to be encoded beyond this are dropped and counted (Istio has no bound).</summary>
+    public int MaxPendingSets { get; set; } = 10000;
+}
+
+/// <summary>
+/// Collects attribute sets and sends them as delta-encoded Report batches (global dictionary plus
+/// one shared <c>default_words</c> list), by size or by age, from one background loop. The buffer
+/// between callers and that loop is bounded: a set that does not fit is dropped and counted in
+/// <see cref="Dropped"/>, never silently. Report failures are counted and logged by the sender, not
+/// retried forever (Istio's proxy only logs them).
+/// </summary>
+public sealed class ReportBatcher : IAsyncDisposable
+{
+    private readonly Channel<Attributes> _pending;
+    private readonly Func<ReportRequest, CancellationToken, Task> _send;
+    private readonly AttributeCompressor _compressor;
+    private readonly ReportBatchOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Task _loop;
+    private readonly CancellationTokenSource _stop = new();
+    private TaskCompletionSource _idle = NewIdle();
+    private long _enqueued;
+    private long _dropped;
+    private long _sentSets;
+    private long _requests;
+    private long _failedSets;
+    private int _inFlight;
+
+    /// <summary>
+    /// A batcher that hands every built request to <paramref name="send"/> (which should throw when the
+    /// request was not delivered, so the sets are counted as failed).
+    /// </summary>
+    public ReportBatcher(Func<ReportRequest, CancellationToken, Task> send, AttributeCompressor compressor, ReportBatchOptions? options = null, TimeProvider? time = null)
+    {
+        _send = send ?? throw new ArgumentNullException(nameof(send));
+        _compressor = compressor ?? throw new ArgumentNullException(nameof(compressor));
+        _options = options ?? new ReportBatchOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxSetsPerBatch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPendingSets, 1);
+        _time = time ?? TimeProvider.System;
+        _pending = Channel.CreateBounded<Attributes>(new BoundedChannelOptions(_options.MaxPendingSets)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Sets accepted for reporting.</summary>
+    public long Enqueued => Interlocked.Read(ref _enqueued);
+
+    /// <summary>Sets dropped because the buffer was full (or the batcher stopped).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Sets delivered to Mixer.</summary>
+    public long SentSets => Interlocked.Read(ref _sentSets);
+
+    /// <summary>Sets in batches Mixer did not accept.</summary>
+    public long FailedSets => Interlocked.Read(ref _failedSets);
+
+    /// <summary>Report requests made.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Queues one set; false (and counted in <see cref="Dropped"/>) when the buffer is full.</summary>
+    public bool Enqueue(Attributes attributes)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        Interlocked.Increment(ref _inFlight);
+        if (_pending.Writer.TryWrite(attributes))
+        {
+            Interlocked.Increment(ref _enqueued);
+            return true;
+        }
+
+        Interlocked.Increment(ref _dropped);
+        Done(1);
+        return false;
+    }
+
+    /// <summary>Completes when every set queued so far has been sent (or has failed).</summary>
+    public Task WhenIdleAsync()
+    {
+        lock (_pending)
+        {
+            return Volatile.Read(ref _inFlight) == 0 ? Task.CompletedTask : _idle.Task;
+        }
+    }
+
+    /// <summary>Sends what is queued and stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        try
+        {
+            await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _pending.Reader;
+        var batch = _compressor.CreateReportBatch();
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            if (!reader.TryRead(out var first))
+            {
+                continue;
+            }
+
+            // The age limit runs from the first set of the batch, as in Istio.
+            var deadline = _time.GetTimestamp() + (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
+            AddOrFlush(batch, first, out var flushed);
+            await SendAllAsync(flushed).ConfigureAwait(false);
+            while (batch.Count > 0 && batch.Count < _options.MaxSetsPerBatch)
+            {
+                if (reader.TryRead(out var next))
+                {
+                    AddOrFlush(batch, next, out flushed);
+                    await SendAllAsync(flushed).ConfigureAwait(false);
+                    continue;
+                }
+
+                var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+                if (left <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                using var wait = new CancellationTokenSource(left, _time);
+                try
+                {
+                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                var count = batch.Count;
+                await SendAsync(batch.Build(), count).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static void AddOrFlush(ReportBatchBuilder batch, Attributes set, out (ReportRequest Request, int Count)? flushed)
+    {
+        flushed = null;
+        if (!batch.TryAdd(set))
+        {
+            // Delta encoding cannot remove an attribute: send what is there, start again with this set.
+            var count = batch.Count;
+            flushed = (batch.Build(), count);
+            batch.TryAdd(set);
+        }
+    }
+
+    private Task SendAllAsync((ReportRequest Request, int Count)? flushed) =>
+        flushed is { } f ? SendAsync(f.Request, f.Count) : Task.CompletedTask;
+
+    private async Task SendAsync(ReportRequest request, int count)
+    {
+        Interlocked.Increment(ref _requests);
+        try
+        {
+            await _send(request, _stop.Token).ConfigureAwait(false);
+            Interlocked.Add(ref _sentSets, count);
+        }
+        catch (Exception)
+        {
+            Interlocked.Add(ref _failedSets, count);
+        }
+        finally
+        {
+            Done(count);
+        }
+    }
+
+    private void Done(int count)
+    {
+        if (Interlocked.Add(ref _inFlight, -count) == 0)
+        {
+            lock (_pending)
+            {
+                var idle = _idle;
+                _idle = NewIdle();
+                idle.TrySetResult();
+            }
+        }
+    }
+
+    private static TaskCompletionSource NewIdle() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using System.Net;
+using Google.Protobuf.WellKnownTypes;
+using Istio.Mixer.V1;
+using Microsoft.Extensions.Primitives;
+using Mixer.Client;
+using Yarp.ReverseProxy.Forwarder;
+using AttributeValue = Istio.Mixer.V1.Attributes.Types.AttributeValue;
+using HeaderOp = Istio.Mixer.V1.HeaderOperation.Types.Operation;
+
+namespace Mixer.Proxy;
+
+/// <summary>
+/// One HTTP listener: per request, attributes in Istio's vocabulary, Check (cache first), a denial
+/// turned into Istio's HTTP answer, the route directive applied, YARP forwarding, Report after.
+/// </summary>
+internal sealed partial class HttpSidecar
+{
+    private static readonly AttributeValue s_http = new() { StringValue = "http" };
+    private static readonly AttributeValue s_grpc = new() { StringValue = "grpc" };
+    private static readonly ForwarderRequestConfig s_http11 = new() { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
+    private static readonly ForwarderRequestConfig s_http2 = new() { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+    private readonly ListenerConfig _listener;
+    private readonly ListenerAttributes _shared;
+    private readonly QuotaPlan _quotas;
+    private readonly MixerClient? _mixer;
+    private readonly bool _check;
+    private readonly bool _report;
+    private readonly IHttpForwarder _forwarder;
+    private readonly HttpMessageInvoker _invoker;
+    private readonly string _destination;
+    private readonly ProxyMetrics _metrics;
+    private readonly ILogger _log;
+
+    public HttpSidecar(ProxyConfig config, ListenerConfig listener, MixerClient? mixer, IHttpForwarder forwarder, HttpMessageInvoker invoker, ProxyMetrics metrics, ILogger log)
+    {
+        _listener = listener;
+        var upstream = Endpoint.Parse(listener.Upstream);
+        _destination = "http://" + listener.Upstream;
+        _shared = new ListenerAttributes(config, listener, upstream);
+        _quotas = listener.Direction == Direction.Inbound
+            ? QuotaPlan.For(config, _shared.ServiceHost, _shared.ServiceName, _shared.ServiceNamespace)
+            : QuotaPlan.Empty;
+        _mixer = mixer;
+        _check = config.Check && mixer is not null;
+        _report = config.Report && mixer is not null;
+        _forwarder = forwarder;
+        _invoker = invoker;
+        _metrics = metrics;
+        _log = log;
+    }
+
+    public ListenerConfig Listener => _listener;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        _metrics.Requests.Add(1);
+        var version = context.Request.Protocol == "HTTP/2" ? s_http2 : s_http11;
+        if (!_check && !_report)
+        {
+            // Policy off: plain YARP forwarding, nothing else on the path.
+            await _forwarder.SendAsync(context, _destination, _invoker, version, HttpTransformer.Default).ConfigureAwait(false);
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var now = DateTimeOffset.UtcNow;
+        var attributes = RequestAttributes(context, now);
+        CheckResult? check = null;
+        if (_check)
+        {
+            check = await _mixer!.CheckAsync(attributes, _quotas.QuotasFor(attributes), context.RequestAborted).ConfigureAwait(false);
+            if (!check.IsOk)
+            {
+                _metrics.Denied.Add(1);
+                await DenyAsync(context, check.Status).ConfigureAwait(false);
+                Report(context, attributes, check, started, null);
+                return;
+            }
+
+            if (check.RouteDirective is { } directive)
+            {
+                if (directive.DirectResponseCode != 0)
+                {
+                    await DirectResponseAsync(context, directive).ConfigureAwait(false);
+                    Report(context, attributes, check, started, null);
+                    return;
+                }
+
+                ApplyRequestOperations(context.Request, directive);
+            }
+        }
+
+        CountingStream? counter = null;
+        if (_report)
+        {
+            counter = new CountingStream(context.Response.Body);
+            context.Response.Body = counter;
+        }
+
+        var operations = check?.RouteDirective?.ResponseHeaderOperations;
+        var transformer = operations is { Count: > 0 } ? new ResponseHeaderTransformer(operations) : HttpTransformer.Default;
+        var error = await _forwarder.SendAsync(context, _destination, _invoker, version, transformer).ConfigureAwait(false);
+        if (error != ForwarderError.None)
+        {
+            LogForwardError(_log, _listener.Name, error);
+        }
+
+        if (counter is not null)
+        {
+            context.Response.Body = counter.Inner;
+        }
+
+        Report(context, attributes, check, started, counter);
+    }
+
+    private Attributes RequestAttributes(HttpContext context, DateTimeOffset now)
+    {
+        var request = context.Request;
+        var attributes = _shared.NewSet();
+        var map = attributes.Attributes_;
+        var connection = context.Connection;
+        map["source.ip"] = ListenerAttributes.Ip(connection.RemoteIpAddress);
+        map["source.port"] = new AttributeValue { Int64Value = connection.RemotePort };
+        map["connection.id"] = new AttributeValue { StringValue = connection.Id };
+
+        var headers = new Attributes.Types.StringMap();
+        var entries = headers.Entries;
+        foreach (var (name, values) in request.Headers)
+        {
+            // Header names are case-insensitive; Istio's attribute keys are lower case.
+            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
+        }
+
+        var host = request.Host.Value ?? "";
+        var path = request.Path.Value + request.QueryString.Value;
+        entries[":authority"] = host;
+        entries[":path"] = path;
+        entries[":method"] = request.Method;
+        if (!entries.TryGetValue("x-request-id", out var requestId))
+        {
+            // As Envoy does: every request gets an id, and the application sees it.
+            requestId = Guid.NewGuid().ToString();
+            entries["x-request-id"] = requestId;
+            request.Headers["x-request-id"] = requestId;
+        }
+
+        map["request.headers"] = new AttributeValue { StringMapValue = headers };
+        map["request.id"] = new AttributeValue { StringValue = requestId };
+        map["request.path"] = new AttributeValue { StringValue = path };
+        map["request.host"] = new AttributeValue { StringValue = host };
+        map["request.method"] = new AttributeValue { StringValue = request.Method };
+        map["request.scheme"] = new AttributeValue { StringValue = request.Scheme };
+        map["request.size"] = new AttributeValue { Int64Value = request.ContentLength ?? 0 };
+        map["request.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(now) };
+        if (entries.TryGetValue("user-agent", out var agent))
+        {
+            map["request.useragent"] = new AttributeValue { StringValue = agent };
+        }
+
+        if (entries.TryGetValue("referer", out var referer))
+        {
+            map["request.referer"] = new AttributeValue { StringValue = referer };
+        }
+
+        var grpc = request.ContentType is { } ct && ct.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+        map["context.protocol"] = grpc ? s_grpc : s_http;
+        map["api.protocol"] = grpc ? s_grpc : s_http;
+        return attributes;
+    }
+
+    private void Report(HttpContext context, Attributes attributes, CheckResult? check, long started, CountingStream? counter)
+    {
+        if (!_report)
+        {
+            return;
+        }
+
+        var response = context.Response;
+        var map = attributes.Attributes_;
+        map["response.code"] = new AttributeValue { Int64Value = response.StatusCode };
+        map["response.size"] = new AttributeValue { Int64Value = counter?.Written ?? response.ContentLength ?? 0 };
+        map["response.duration"] = new AttributeValue { DurationValue = Duration.FromTimeSpan(Stopwatch.GetElapsedTime(started)) };
+        map["response.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
+        var headers = new Attributes.Types.StringMap();
+        foreach (var (name, values) in response.Headers)
+        {
+            headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
+        }
+
+        headers.Entries[":status"] = response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        map["response.headers"] = new AttributeValue { StringMapValue = headers };
+        if (check is not null)
+        {
+            map["check.cache_hit"] = new AttributeValue { BoolValue = check.CheckCacheHit };
+            map["quota.cache_hit"] = new AttributeValue { BoolValue = check.QuotaCacheHit };
+            if (!check.IsOk)
+            {
+                map["check.error_code"] = new AttributeValue { Int64Value = check.Status.Code };
+                map["check.error_message"] = new AttributeValue { StringValue = check.Status.Message };
+            }
+        }
+
+        if (!_mixer!.Report(attributes))
+        {
+            _metrics.ReportDropped.Add(1);
+        }
+    }
+
+    private static string Lower(string name)
+    {
+        // Most names already are lower case (HTTP/2 always, most HTTP/1.1 clients): no copy then.
+        foreach (var c in name)
+        {
+            if (char.IsAsciiLetterUpper(c))
+            {
+                return name.ToLowerInvariant();
+            }
+        }
+
+        return name;
+    }
+
+    private static Task DenyAsync(HttpContext context, Google.Rpc.Status status)
+    {
+        context.Response.StatusCode = StatusHttp.HttpCode(status.Code);
+        context.Response.ContentType = "text/plain";
+        return context.Response.WriteAsync(StatusHttp.Body(status), context.RequestAborted);
+    }
+
+    private static Task DirectResponseAsync(HttpContext context, RouteDirective directive)
+    {
+        context.Response.StatusCode = (int)directive.DirectResponseCode;
+        ApplyResponseOperations(context.Response.Headers, directive.ResponseHeaderOperations);
+        return directive.DirectResponseBody.Length > 0
+            ? context.Response.WriteAsync(directive.DirectResponseBody, context.RequestAborted)
+            : Task.CompletedTask;
+    }
+
+    private static void ApplyRequestOperations(HttpRequest request, RouteDirective directive)
+    {
+        foreach (var op in directive.RequestHeaderOperations)
+        {
+            switch (op.Name.ToLowerInvariant())
+            {
+                case ":path" when op.Operation != HeaderOp.Remove:
+                    var q = op.Value.IndexOf('?', StringComparison.Ordinal);
+                    request.Path = q < 0 ? op.Value : op.Value[..q];
+                    request.QueryString = q < 0 ? QueryString.Empty : new QueryString(op.Value[q..]);
+                    break;
+                case ":authority" when op.Operation != HeaderOp.Remove:
+                    request.Host = new HostString(op.Value);
+                    break;
+                case ":method" when op.Operation != HeaderOp.Remove:
+                    request.Method = op.Value;
+                    break;
+                default:
+                    Apply(request.Headers, op);
+                    break;
+            }
+        }
+    }
+
+    private static void ApplyResponseOperations(IHeaderDictionary headers, IEnumerable<HeaderOperation> operations)
+    {
+        foreach (var op in operations)
+        {
+            Apply(headers, op);
+        }
+    }
+
+    private static void Apply(IHeaderDictionary headers, HeaderOperation op)
+    {
+        switch (op.Operation)
+        {
+            case HeaderOp.Remove:
+                headers.Remove(op.Name);
+                break;
+            case HeaderOp.Append:
+                headers.Append(op.Name, op.Value);
+                break;
+            default:
+                headers[op.Name] = op.Value;
+                break;
+        }
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "listener {Listener}: forwarding failed: {Error}")]
+    private static partial void LogForwardError(ILogger logger, string listener, ForwarderError error);
+
+    /// <summary>YARP's default response copy, then the route directive's response header operations.</summary>
+    private sealed class ResponseHeaderTransformer(IEnumerable<HeaderOperation> operations) : HttpTransformer
+    {
+        public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+        {
+            var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+            ApplyResponseOperations(httpContext.Response.Headers, operations);
+            return result;
+        }
+    }
+}
+
+/// <summary>Counts the bytes of the response body on their way to the client (response.size).</summary>
+internal sealed class CountingStream(Stream inner) : Stream
+{
+    public Stream Inner { get; } = inner;
+
+    public long Written { get; private set; }
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => Inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        Written += count;
+        Inner.Write(buffer, offset, count);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Written += buffer.Length;
+        return Inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+}

@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Mixer.Proxy.Tests;
+
+/// <summary>Mixer unreachable: Istio's network_fail_policy decides what the client sees.</summary>
+public sealed class FailPolicyTests : IAsyncLifetime
+{
+    private EchoBackend _backend = null!;
+
+    public async Task InitializeAsync() => _backend = await EchoBackend.StartAsync();
+
+    public async Task DisposeAsync() => await _backend.DisposeAsync();
+
+    private static string ClosedPort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var address = l.LocalEndpoint.ToString()!;
+        l.Stop();
+        return address;
+    }
+
+    private async Task<HttpResponseMessage> ThroughProxyAsync(string policy)
+    {
+        var config = ProxyConfig.FromArgs(["--mixer", ClosedPort(), "--policy", policy, "--service", "a.svc", "--inbound", $"127.0.0.1:0={_backend.Address}"]);
+        await using var proxy = await ProxyHost.StartAsync(config);
+        using var http = new HttpClient();
+        var response = await http.GetAsync($"http://{proxy.Endpoint(config.Listeners[0].Name)}/");
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
+    [Fact]
+    public async Task MixerUnreachable_FailOpen_RequestReachesTheBackend()
+    {
+        using var response = await ThroughProxyAsync("FAIL_OPEN");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Headers.GetValues("x-backend").ShouldBe(["yes"]);
+    }
+
+    [Fact]
+    public async Task MixerUnreachable_FailClose_Gets503WithTheTransportStatus()
+    {
+        using var response = await ThroughProxyAsync("FAIL_CLOSE");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        (await response.Content.ReadAsStringAsync()).ShouldStartWith("UNAVAILABLE:");
+        response.Headers.Contains("x-backend").ShouldBeFalse();
+    }
+}
