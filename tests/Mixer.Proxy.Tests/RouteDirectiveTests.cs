@@ -43,6 +43,7 @@ public sealed class RouteDirectiveTests : IAsyncLifetime
     {
         var mixer = new Uri(_mixer.Urls.First()).Authority;
         var config = ProxyConfig.FromArgs(["--mixer", mixer, "--service", "a.svc", "--inbound", $"127.0.0.1:0={_backend.Address}"]);
+        config.CheckTimeoutMs = 10_000; // a busy test machine must not make the sidecar fail open
         await using var proxy = await ProxyHost.StartAsync(config);
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
 

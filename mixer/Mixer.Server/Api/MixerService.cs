@@ -14,35 +14,65 @@ namespace Mixer.Server.Api;
 /// </summary>
 internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache cache, ILogger<MixerService> logger)
 {
-    public async Task<CheckResponse> Check(CheckCall request, ServerCallContext context)
+    public Task<CheckResponse> Check(CheckCall request, ServerCallContext context)
     {
-        using var call = request;
-
-        // One record per thread, reused: it is only read before this method returns.
+        // One record per thread, reused: it is only read before the answer is built. A check that
+        // completes synchronously (the usual case) returns its own task, with no second one wrapped
+        // around it.
         var tracker = t_spareTracker ?? new ReferenceTracker();
         t_spareTracker = null;
+        if (!ProtoBag.TryCreate(request.Attributes, request.GlobalWordCount, null, tracker, out var bag, out var error))
+        {
+            Done(request, tracker, null);
+            LogBadRequest(logger, "Check", error!);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
+        }
+
+        Task<CheckResponse> task;
         try
         {
-            return await CheckAsync(call, tracker, context).ConfigureAwait(false);
+            task = CheckAsync(request, bag, tracker, context);
         }
-        finally
+        catch
         {
-            tracker.Clear();
-            t_spareTracker = tracker;
+            Done(request, tracker, bag);
+            throw;
         }
+
+        if (task.IsCompleted)
+        {
+            Done(request, tracker, bag);
+            return task;
+        }
+
+        return FinishAsync(task, request, tracker, bag);
+
+        static async Task<CheckResponse> FinishAsync(Task<CheckResponse> task, CheckCall request, ReferenceTracker tracker, ProtoBag bag)
+        {
+            try
+            {
+                return await task.ConfigureAwait(false);
+            }
+            finally
+            {
+                Done(request, tracker, bag);
+            }
+        }
+    }
+
+    private static void Done(CheckCall request, ReferenceTracker tracker, ProtoBag? bag)
+    {
+        request.Dispose();
+        bag?.Release();
+        tracker.Clear();
+        t_spareTracker = tracker;
     }
 
     [ThreadStatic]
     private static ReferenceTracker? t_spareTracker;
 
-    private async Task<CheckResponse> CheckAsync(CheckCall call, ReferenceTracker tracker, ServerCallContext context)
+    private async Task<CheckResponse> CheckAsync(CheckCall call, ProtoBag bag, ReferenceTracker tracker, ServerCallContext context)
     {
-        if (!ProtoBag.TryCreate(call.Attributes, call.GlobalWordCount, null, tracker, out var bag, out var error))
-        {
-            LogBadRequest(logger, "Check", error!);
-            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
-        }
-
         foreach (var quota in call.Quotas)
         {
             if (quota.Amount < 0)

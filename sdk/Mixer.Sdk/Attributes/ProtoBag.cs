@@ -52,9 +52,27 @@ public sealed partial class ProtoBag : IAttributeBag
 
     private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
     {
-        _slots = new Slot[Math.Max(capacity, 1)];
+        // Pooled: a server that serves tens of thousands of checks a second hands them back (Release).
+        _slots = System.Buffers.ArrayPool<Slot>.Shared.Rent(Math.Max(capacity, 1));
         _words = words;
         Tracker = tracker;
+    }
+
+    /// <summary>
+    /// Hands the bag's storage back for reuse; the bag is empty afterwards. Only for the owner of a
+    /// bag that nothing else holds (mixs, once a Check is answered); a bag never released is simply
+    /// collected.
+    /// </summary>
+    internal void Release()
+    {
+        var slots = _slots;
+        _slots = [];
+        _count = 0;
+        _byGlobal = default;
+        if (slots.Length > 0)
+        {
+            System.Buffers.ArrayPool<Slot>.Shared.Return(slots, clearArray: true);
+        }
     }
 
     /// <summary>Where lookups are recorded, if anywhere.</summary>
