@@ -21,8 +21,71 @@ internal static class ReferencedAttributesEncoder
     public static ReferencedAttributes Encode(IReadOnlyList<AttributeReference> references, uint globalWordCount) =>
         Encode(references, null, globalWordCount, 0);
 
-    public static ReferencedAttributes Encode(ReferenceTracker tracker, uint globalWordCount, int from = 0) =>
-        Encode(tracker.References, tracker, globalWordCount, from);
+    public static ReferencedAttributes Encode(ReferenceTracker tracker, uint globalWordCount, int from = 0)
+    {
+        if (tracker.WholeMaps.Count > 0)
+        {
+            return Encode(tracker.References, tracker, globalWordCount, from);
+        }
+
+        // Requests of one kind read the same attributes and keys, so their answers carry the same
+        // referenced_attributes: a few recent encodings are kept per thread and shared (the message
+        // is never changed once built, and serializing only reads it).
+        var refs = tracker.References;
+        var known = Math.Min(globalWordCount, (uint)GlobalDictionary.Count);
+        var hash = (int)known;
+        for (var i = from; i < refs.Count; i++)
+        {
+            // Identity hashes: names that are global words, and keys from compiled expressions, are
+            // the same string objects from request to request; anything else just misses.
+            var r = refs[i];
+            hash = (hash * 31) + System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(r.Name);
+            hash = (hash * 31) + (r.MapKey is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(r.MapKey)) + (int)r.Kind;
+        }
+
+        var cache = t_recent ??= new Recent[RecentSlots];
+        ref var slot = ref cache[hash & (RecentSlots - 1)];
+        if (slot.Message is not null && slot.Hash == hash && slot.Known == known && Same(slot.References, refs, from))
+        {
+            return slot.Message;
+        }
+
+        var message = Encode(refs, tracker, globalWordCount, from);
+        var copy = new AttributeReference[refs.Count - from];
+        for (var i = from; i < refs.Count; i++)
+        {
+            copy[i - from] = refs[i];
+        }
+
+        slot = new Recent(hash, known, copy, message);
+        return message;
+    }
+
+    private const int RecentSlots = 8;
+
+    [ThreadStatic]
+    private static Recent[]? t_recent;
+
+    private readonly record struct Recent(int Hash, uint Known, AttributeReference[] References, ReferencedAttributes Message);
+
+    private static bool Same(AttributeReference[] saved, IReadOnlyList<AttributeReference> refs, int from)
+    {
+        if (saved.Length != refs.Count - from)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < saved.Length; i++)
+        {
+            var r = refs[from + i];
+            if (saved[i].Kind != r.Kind || !string.Equals(saved[i].Name, r.Name, StringComparison.Ordinal) || !string.Equals(saved[i].MapKey, r.MapKey, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static ReferencedAttributes Encode(IReadOnlyList<AttributeReference> refs, ReferenceTracker? tracker, uint globalWordCount, int from)
     {
