@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Istio.Mixer.V1;
 using Mixer.Testing;
 
 namespace Mixer.IntegrationTests;
@@ -25,28 +24,9 @@ public sealed partial class ReloadTests : IAsyncLifetime
     private async Task<int> StatusAsync(string service, params (string, string)[] headers) =>
         (await _mixs.Client.CheckAsync(new TestAttributes().String("destination.service", service).Map("request.headers", headers).Check())).Precondition.Status.Code;
 
-    /// <summary>Polls until <paramref name="condition"/> holds, for at most 10 s (the store applies changes within ~1.5 s).</summary>
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new ShouldAssertException($"not within 10 s: {what}");
-            }
+    private static Task EventuallyAsync(Func<Task<bool>> condition, string what) => Eventually.UntilAsync(condition, what);
 
-            await Task.Delay(100);
-        }
-    }
-
-    private async Task<double> MetricAsync(string name)
-    {
-        using var http = new HttpClient();
-        var text = await http.GetStringAsync(_mixs.MonitoringUrl + "/metrics");
-        return Regex.Matches(text, "^" + Regex.Escape(name) + @"(\{[^}]*\})? (\S+)$", RegexOptions.Multiline)
-            .Sum(m => double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
-    }
+    private Task<double> MetricAsync(string name) => Eventually.MetricAsync(_mixs.MonitoringUrl + "/metrics", name);
 
     private const string HeaderDenyRule = """
         apiVersion: config.istio.io/v1alpha2

@@ -1,0 +1,38 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Mixer.Testing;
+
+/// <summary>Waiting for what a running server does on its own time (config reloads, background flushes).</summary>
+public static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; fails naming <paramref name="what"/> after <paramref name="timeout"/> (10 s).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + limit;
+        while (!await condition().ConfigureAwait(false))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"not within {limit.TotalSeconds:0} s: {what}");
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The sum of every series of <paramref name="name"/> in a Prometheus text exposition at
+    /// <paramref name="url"/> whose labels contain <paramref name="labels"/> (e.g. <c>result="hit"</c>); 0 when there is none.
+    /// </summary>
+    public static async Task<double> MetricAsync(string url, string name, string labels = "")
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri(url)).ConfigureAwait(false);
+        return Regex.Matches(text, "^" + Regex.Escape(name) + @"(\{(?<labels>[^}]*)\})? (?<value>\S+)$", RegexOptions.Multiline)
+            .Where(m => m.Groups["labels"].Value.Contains(labels, StringComparison.Ordinal))
+            .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
+    }
+}
