@@ -41,12 +41,23 @@ public sealed class FailPolicyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MixerUnreachable_FailClose_Gets503WithTheTransportStatus()
+    public async Task MixerUnreachable_FailClose_IsRefusedWithTheTransportStatus()
     {
         using var response = await ThroughProxyAsync("FAIL_CLOSE");
 
-        response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        (await response.Content.ReadAsStringAsync()).ShouldStartWith("UNAVAILABLE:");
+        // Refused connections are UNAVAILABLE (503); on a loaded machine the attempt can run into the
+        // Check deadline first, DEADLINE_EXCEEDED (504). Either way the request must not pass.
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode == HttpStatusCode.GatewayTimeout)
+        {
+            body.ShouldStartWith("DEADLINE_EXCEEDED:");
+        }
+        else
+        {
+            response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+            body.ShouldStartWith("UNAVAILABLE:");
+        }
+
         response.Headers.Contains("x-backend").ShouldBeFalse();
     }
 }

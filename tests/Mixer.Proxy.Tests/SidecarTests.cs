@@ -226,6 +226,7 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
         var before = await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl);
         var codes = new List<int>();
         string? body = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < 8; i++)
         {
             using var response = await GetAsync("quota", "/api/items");
@@ -236,7 +237,18 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
             }
         }
 
-        codes.ShouldBe([200, 200, 200, 429, 429, 429, 429, 429]);
+        if (clock.Elapsed < TimeSpan.FromSeconds(1.5))
+        {
+            codes.ShouldBe([200, 200, 200, 429, 429, 429, 429, 429]);
+        }
+        else
+        {
+            // A very slow machine: the 2 s window may have moved on during the loop.
+            codes.Take(3).ShouldAllBe(c => c == 200);
+            codes.Skip(3).Count(c => c == 200).ShouldBeLessThanOrEqualTo(3);
+            codes.ShouldContain(429);
+        }
+
         body.ShouldBe("RESOURCE_EXHAUSTED:Quota is exhausted for: requestcount");
         (await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl) - before).ShouldBeLessThan(6);
 

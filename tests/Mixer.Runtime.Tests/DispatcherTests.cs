@@ -259,6 +259,21 @@ public sealed class DispatcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Check_ReportOnlyRule_IsNotMatched_SoItsAttributesAreNotReferenced()
+    {
+        var runtime = await StartAsync(Handler("sink", "ok") + Handler("gate", "ok")
+            + Rule("metrics", "sink", "requests", match: "request.path == \"/metrics-only\"")
+            + Rule("gate", "gate", "nothing", match: "source.namespace == \"ns\""));
+        var tracker = new ReferenceTracker();
+        var bag = new DictionaryBag(tracker);
+
+        (await runtime.CheckAsync(bag, CancellationToken.None)).StatusCode.ShouldBe(0);
+
+        tracker.References.Select(r => r.Name).ShouldContain("source.namespace");
+        tracker.References.Select(r => r.Name).ShouldNotContain("request.path");
+    }
+
+    [Fact]
     public async Task Reload_RemovedHandler_IsClosed_AndUnchangedOnesAreKept()
     {
         var runtime = await StartAsync(Handler("keep", "ok") + Handler("drop", "ok") + Rule("r1", "keep", "nothing") + Rule("r2", "drop", "nothing"));

@@ -79,7 +79,7 @@ internal sealed partial class Dispatcher : IDispatcher
                 for (var r = 0; r < rules.Count; r++)
                 {
                     var rule = rules[r];
-                    if (!Matches(rule, bag))
+                    if (!rule.ForCheck || !Matches(rule, bag))
                     {
                         continue;
                     }
@@ -312,7 +312,7 @@ internal sealed partial class Dispatcher : IDispatcher
             {
                 foreach (var rule in Rules(snapshot, bag))
                 {
-                    if (!Matches(rule, bag))
+                    if (!rule.ForReport || !Matches(rule, bag))
                     {
                         continue;
                     }
@@ -405,8 +405,15 @@ internal sealed partial class Dispatcher : IDispatcher
             return v;
         }
 
-        // As Istio: a match that cannot be evaluated does not match.
-        LogMatchError(_logger, rule.Key.ToString(), error ?? "unknown error");
+        // As Istio: a match that cannot be evaluated does not match. Said once a minute per rule:
+        // a rule that reads an attribute some requests lack would otherwise log on each of them.
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref rule.LastMatchErrorLogged);
+        if ((last == 0 || now - last > 60_000) && Interlocked.CompareExchange(ref rule.LastMatchErrorLogged, now, last) == last)
+        {
+            LogMatchError(_logger, rule.Key.ToString(), error ?? "unknown error");
+        }
+
         return false;
     }
 
@@ -569,7 +576,7 @@ internal sealed partial class Dispatcher : IDispatcher
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Rule {Rule}: match could not be evaluated, treated as not matching: {Error}")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Rule {Rule}: match could not be evaluated, treated as not matching (said at most once a minute): {Error}")]
     private static partial void LogMatchError(ILogger logger, string rule, string error);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Handler {Handler} failed: {Error}")]

@@ -47,7 +47,24 @@ internal sealed record RuleEntry(
     ICompiledExpression? Match,
     IReadOnlyList<ActionEntry> Actions,
     IReadOnlyList<HeaderOperationEntry> RequestHeaderOperations,
-    IReadOnlyList<HeaderOperationEntry> ResponseHeaderOperations);
+    IReadOnlyList<HeaderOperationEntry> ResponseHeaderOperations)
+{
+    /// <summary>
+    /// Whether Check has anything to do with this rule (a check instance or header operations).
+    /// As in Istio's routing table by variety, a rule is matched only by the calls it serves: a
+    /// report-only rule's match is not evaluated on Check (nor read into its referenced attributes).
+    /// </summary>
+    public bool ForCheck { get; } = RequestHeaderOperations.Count > 0 || ResponseHeaderOperations.Count > 0 || Has(Actions, Templates.Variety.Check);
+
+    /// <summary>When a failing match was last logged (Environment.TickCount64), so a rule that fails on every request logs once a minute, not per request.</summary>
+    public long LastMatchErrorLogged;
+
+    /// <summary>Whether Report has anything to do with this rule.</summary>
+    public bool ForReport { get; } = Has(Actions, Templates.Variety.Report);
+
+    private static bool Has(IReadOnlyList<ActionEntry> actions, Templates.Variety variety) =>
+        actions.Any(a => a.Instances.Any(i => i.Template.Variety == variety));
+}
 
 /// <summary>
 /// One immutable generation of config: everything compiled and built, ready to serve. Readers
