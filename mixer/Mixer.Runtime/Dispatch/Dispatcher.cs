@@ -307,7 +307,8 @@ internal sealed partial class Dispatcher : IDispatcher
         try
         {
             var errors = new List<string>();
-            var buffers = new Dictionary<(HandlerEntry, string), List<Instance>>();
+            // Keyed by reference (handler entry, template info): no string hashing per instance.
+            var buffers = new Dictionary<(HandlerEntry, TemplateInfo), List<Instance>>();
             foreach (var bag in batch.Bags())
             {
                 foreach (var rule in Rules(snapshot, bag))
@@ -332,7 +333,7 @@ internal sealed partial class Dispatcher : IDispatcher
                                 continue;
                             }
 
-                            var key = (action.Handler, instance.Template.Name);
+                            var key = (action.Handler, instance.Template);
                             (buffers.TryGetValue(key, out var list) ? list : buffers[key] = []).Add(built);
                         }
                     }
@@ -340,7 +341,7 @@ internal sealed partial class Dispatcher : IDispatcher
             }
 
             var token = _deadlines.Next();
-            var calls = buffers.Select(kv => CallReport(kv.Key.Item1, kv.Key.Item2, kv.Value, token)).ToList();
+            var calls = buffers.Select(kv => CallReport(kv.Key.Item1, kv.Key.Item2.Name, kv.Value, token)).ToList();
             foreach (var call in calls)
             {
                 if (await call.ConfigureAwait(false) is { } error)
@@ -439,21 +440,18 @@ internal sealed partial class Dispatcher : IDispatcher
             else if (field.Map is not null)
             {
                 var entries = field.Map;
-                var map = new Dictionary<string, AttributeValue>(entries.Count, StringComparer.Ordinal);
+                var mapValues = new AttributeValue[entries.Count];
                 for (var m = 0; m < entries.Count; m++)
                 {
-                    var (k, e) = entries[m];
-                    if (!e.TryEvaluate(bag, out var v, out error))
+                    if (!entries[m].Value.TryEvaluate(bag, out mapValues[m], out error))
                     {
                         built = null!;
-                        error = $"field '{field.Path}[{k}]': {error}";
+                        error = $"field '{field.Path}[{entries[m].Key}]': {error}";
                         return false;
                     }
-
-                    map[k] = v;
                 }
 
-                maps![f] = map;
+                maps![f] = new FieldMap(field.MapKeys!, mapValues);
             }
         }
 
@@ -538,10 +536,10 @@ internal sealed partial class Dispatcher : IDispatcher
         {
             var task = handler.Handler switch
             {
-                IMetricHandler h when template == "metric" => h.HandleMetricAsync(instances.Cast<MetricInstance>().ToList(), token),
-                ILogEntryHandler h when template == "logentry" => h.HandleLogEntryAsync(instances.Cast<LogEntryInstance>().ToList(), token),
-                ITraceSpanHandler h when template == "tracespan" => h.HandleTraceSpanAsync(instances.Cast<TraceSpanInstance>().ToList(), token),
-                IReportNothingHandler h when template == "reportnothing" => h.HandleReportNothingAsync(instances.Cast<ReportNothingInstance>().ToList(), token),
+                IMetricHandler h when template == "metric" => h.HandleMetricAsync(new InstanceList<MetricInstance>(instances), token),
+                ILogEntryHandler h when template == "logentry" => h.HandleLogEntryAsync(new InstanceList<LogEntryInstance>(instances), token),
+                ITraceSpanHandler h when template == "tracespan" => h.HandleTraceSpanAsync(new InstanceList<TraceSpanInstance>(instances), token),
+                IReportNothingHandler h when template == "reportnothing" => h.HandleReportNothingAsync(new InstanceList<ReportNothingInstance>(instances), token),
                 _ => throw new InvalidOperationException($"handler does not implement the {template} template"),
             };
             await task.ConfigureAwait(false);
@@ -587,4 +585,23 @@ internal sealed partial class Dispatcher : IDispatcher
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Quota '{Quota}' on handler {Handler} failed, nothing granted: {Error}")]
     private static partial void LogQuotaFailed(ILogger logger, string quota, string handler, string error);
+}
+
+/// <summary>A batch of one template's instances seen as that template's type, without copying.</summary>
+internal sealed class InstanceList<T>(List<Instance> items) : IReadOnlyList<T>
+    where T : Instance
+{
+    public int Count => items.Count;
+
+    public T this[int index] => (T)items[index];
+
+    public IEnumerator<T> GetEnumerator()
+    {
+        foreach (var item in items)
+        {
+            yield return (T)item;
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -21,7 +21,11 @@ internal sealed class HandlerEntry(string name, string adapter, string signature
 }
 
 /// <summary>One field of an instance: an expression, a map of expressions, or nested fields.</summary>
-internal sealed record CompiledField(string Path, TemplateField Field, ICompiledExpression? Expression, IReadOnlyList<KeyValuePair<string, ICompiledExpression>>? Map);
+internal sealed record CompiledField(string Path, TemplateField Field, ICompiledExpression? Expression, IReadOnlyList<KeyValuePair<string, ICompiledExpression>>? Map)
+{
+    /// <summary>The keys of a map field, shared by every instance built from this config.</summary>
+    public string[]? MapKeys { get; } = Map?.Select(kv => kv.Key).ToArray();
+}
 
 /// <summary>An instance: its template and compiled fields.</summary>
 internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOnlyList<CompiledField> Fields, ConfigResource Source)
