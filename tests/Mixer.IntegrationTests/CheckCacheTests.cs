@@ -51,7 +51,7 @@ public sealed class CheckCacheTests : IAsyncLifetime
     private async Task<int> StatusAsync(string app, params (string, string)[] headers) =>
         (await _mixs.Client.CheckAsync(new TestAttributes().Map("source.labels", ("app", app)).Map("request.headers", headers).Check())).Precondition.Status.Code;
 
-    private Task<double> HitsAsync() => Eventually.MetricAsync(_mixs.MonitoringUrl + "/metrics", "mixer_checkcache_lookups_total", "result=\"hit\"");
+    private Task<double> HitsAsync() => ScrapedMetrics.ReadAsync(_mixs.MonitoringUrl, "mixer_checkcache_lookups_total", "result=\"hit\"");
 
     [Fact]
     public async Task AfterAnAllowedRequest_OneDifferingOnlyInAReferencedMapValue_IsStillDenied()

@@ -100,13 +100,8 @@ public sealed partial class ElasticsearchTelemetryTests : IAsyncLifetime
         return value;
     }
 
-    private static async Task<double> MonitoringValueAsync(MixsProcess mixs, string metric)
-    {
-        using var http = new HttpClient();
-        var text = await http.GetStringAsync(new Uri(mixs.MonitoringUrl + "/metrics"));
-        var m = Regex.Match(text, "^" + Regex.Escape(metric) + @"\{[^}]*handler=""handler\.elasticsearch\.istio-system""[^}]*\} (\S+)$", RegexOptions.Multiline);
-        return m.Success ? double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
-    }
+    private static Task<double> MonitoringValueAsync(MixsProcess mixs, string metric) =>
+        ScrapedMetrics.ReadAsync(mixs.MonitoringUrl, metric, "handler=\"handler.elasticsearch.istio-system\"");
 
     [Fact]
     public async Task Report_LogEntriesAndSpans_BecomeDocumentsInDailyIndices()

@@ -26,7 +26,7 @@ public sealed partial class ReloadTests : IAsyncLifetime
 
     private static Task EventuallyAsync(Func<Task<bool>> condition, string what) => Eventually.UntilAsync(condition, what);
 
-    private Task<double> MetricAsync(string name) => Eventually.MetricAsync(_mixs.MonitoringUrl + "/metrics", name);
+    private Task<double> MetricAsync(string name) => ScrapedMetrics.ReadAsync(_mixs.MonitoringUrl, name);
 
     private const string HeaderDenyRule = """
         apiVersion: config.istio.io/v1alpha2

@@ -176,14 +176,14 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
             warm.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
-        var before = await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl);
+        var before = await ScrapedMetrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl);
         for (var i = 0; i < 5; i++)
         {
             using var again = await GetAsync("cache", "/one");
             again.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
-        (await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl)).ShouldBe(before);
+        (await ScrapedMetrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl)).ShouldBe(before);
     }
 
     [Fact]
@@ -223,7 +223,7 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
     public async Task Requests_BeyondTheMemquotaLimit_Get429_AndMostAreDecidedWithoutMixs()
     {
         // memquota: 3 per 2 s for quota.svc; the QuotaSpec charges 1 per request under /api.
-        var before = await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl);
+        var before = await ScrapedMetrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl);
         var codes = new List<int>();
         string? body = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -250,7 +250,7 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
         }
 
         body.ShouldBe("RESOURCE_EXHAUSTED:Quota is exhausted for: requestcount");
-        (await Metrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl) - before).ShouldBeLessThan(6);
+        (await ScrapedMetrics.MixsChecksAsync(fixture.Mixs.MonitoringUrl) - before).ShouldBeLessThan(6);
 
         // A path the QuotaSpec does not match charges nothing.
         using var free = await GetAsync("quota", "/health");
@@ -274,7 +274,7 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
     {
         // Let what earlier tests queued go out first, so the count below is this test's alone.
         await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        var before = await Metrics.MixsReportsAsync(fixture.Mixs.MonitoringUrl);
+        var before = await ScrapedMetrics.MixsReportsAsync(fixture.Mixs.MonitoringUrl);
         for (var i = 0; i < 10; i++)
         {
             using var response = await GetAsync("report", $"/r/{i}");
@@ -284,7 +284,7 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
         await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
         var lines = await WaitForLinesAsync(l => l.Contains("\"service\":\"report.svc\"", StringComparison.Ordinal), 10);
 
-        (await Metrics.MixsReportsAsync(fixture.Mixs.MonitoringUrl) - before).ShouldBeLessThanOrEqualTo(2);
+        (await ScrapedMetrics.MixsReportsAsync(fixture.Mixs.MonitoringUrl) - before).ShouldBeLessThanOrEqualTo(2);
         for (var i = 0; i < 10; i++)
         {
             lines.ShouldContain(l => l.Contains($"\"path\":\"/r/{i}\"", StringComparison.Ordinal) && l.Contains("\"code\":200", StringComparison.Ordinal));
@@ -336,14 +336,14 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
             r.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
-        var hits = await Metrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total");
+        var hits = await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total");
         using (var r = await GetAsync("cache", "/metrics-test"))
         {
             r.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
-        (await Metrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total")).ShouldBe(hits + 1);
-        (await Metrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_report_sets_dropped_total")).ShouldBe(0);
+        (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total")).ShouldBe(hits + 1);
+        (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_report_sets_dropped_total")).ShouldBe(0);
     }
 
     private async Task<string[]> ReportLinesAsync() =>

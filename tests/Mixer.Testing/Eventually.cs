@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
-
 namespace Mixer.Testing;
 
 /// <summary>Waiting for what a running server does on its own time (config reloads, background flushes).</summary>
@@ -21,18 +18,5 @@ public static class Eventually
 
             await Task.Delay(100).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// The sum of every series of <paramref name="name"/> in a Prometheus text exposition at
-    /// <paramref name="url"/> whose labels contain <paramref name="labels"/> (e.g. <c>result="hit"</c>); 0 when there is none.
-    /// </summary>
-    public static async Task<double> MetricAsync(string url, string name, string labels = "")
-    {
-        using var http = new HttpClient();
-        var text = await http.GetStringAsync(new Uri(url)).ConfigureAwait(false);
-        return Regex.Matches(text, "^" + Regex.Escape(name) + @"(\{(?<labels>[^}]*)\})? (?<value>\S+)$", RegexOptions.Multiline)
-            .Where(m => m.Groups["labels"].Value.Contains(labels, StringComparison.Ordinal))
-            .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
     }
 }

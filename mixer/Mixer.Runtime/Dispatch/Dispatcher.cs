@@ -136,7 +136,7 @@ internal sealed partial class Dispatcher : IDispatcher
 
                 if (pass == 0)
                 {
-                    if (snapshot.NamespaceRules.Count == 0 || IdentityNamespace(bag) is not { } ns || !snapshot.NamespaceRules.TryGetValue(ns, out var scoped))
+                    if (ScopedRules(snapshot, bag) is not { } scoped)
                     {
                         break;
                     }
@@ -378,7 +378,7 @@ internal sealed partial class Dispatcher : IDispatcher
             yield return r;
         }
 
-        if (snapshot.NamespaceRules.Count > 0 && IdentityNamespace(bag) is { } ns && snapshot.NamespaceRules.TryGetValue(ns, out var rules))
+        if (ScopedRules(snapshot, bag) is { } rules)
         {
             foreach (var r in rules)
             {
@@ -386,6 +386,10 @@ internal sealed partial class Dispatcher : IDispatcher
             }
         }
     }
+
+    /// <summary>The rules of the request's identity namespace, or null when there are none.</summary>
+    private static IReadOnlyList<RuleEntry>? ScopedRules(ConfigSnapshot snapshot, IAttributeBag bag) =>
+        snapshot.NamespaceRules.Count > 0 && IdentityNamespace(bag) is { } ns && snapshot.NamespaceRules.TryGetValue(ns, out var rules) ? rules : null;
 
     /// <summary>The namespace whose rules apply: the destination's for inbound reports (the default), the source's for outbound.</summary>
     private static string? IdentityNamespace(IAttributeBag bag)
