@@ -15,7 +15,7 @@ namespace Mixer.Adapters.Elasticsearch;
 /// metrics (<c>mixer_adapter_dropped_total</c>, <c>mixer_adapter_failed_total</c>,
 /// <c>mixer_adapter_sent_total</c>, <c>mixer_adapter_queue_length</c>).
 /// </summary>
-public sealed class ElasticsearchAdapter : IAdapter
+public sealed class ElasticsearchAdapter : Adapter<ElasticsearchParams>
 {
     private readonly Func<ElasticsearchParams, IBulkClient>? _clients;
 
@@ -28,30 +28,20 @@ public sealed class ElasticsearchAdapter : IAdapter
     internal ElasticsearchAdapter(Func<ElasticsearchParams, IBulkClient> clients) => _clients = clients;
 
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("elasticsearch", "Indexes log entries and trace spans in Elasticsearch", ["logentry", "tracespan"]);
+    public override AdapterInfo Info { get; } = new("elasticsearch", "Indexes log entries and trace spans in Elasticsearch", ["logentry", "tracespan"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(ElasticsearchParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        if (AdapterParams.TryRead<ElasticsearchParams>(parameters, problems) is { } p)
+        foreach (var problem in p.Validate())
         {
-            problems.AddRange(p.Validate());
+            problems.Add(problem);
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override ValueTask<IHandler> BuildAsync(ElasticsearchParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<ElasticsearchParams>(context.Params);
-        if (p.Validate() is { Count: > 0 } problems)
-        {
-            throw new ArgumentException(string.Join("; ", problems.Select(x => $"{x.Field}: {x.Reason}")));
-        }
-
         var client = _clients?.Invoke(p) ?? new ElasticBulkClient(new ElasticsearchClient(Settings(p)));
         ElasticsearchLog.Built(context.Logger, context.HandlerName, p.Urls.Count, p.Index);
         return ValueTask.FromResult<IHandler>(new ElasticsearchHandler(new DocumentWriter(p, context.Time), new BulkSender(client, p, context)));

@@ -7,7 +7,7 @@ namespace Mixer.Adapters.Elasticsearch;
 /// The elasticsearch adapter's params. Istio 1.0 had no such adapter; these follow its style
 /// (camelCase, Go durations, defaults that work out of the box against a local cluster).
 /// </summary>
-internal sealed class ElasticsearchParams
+public sealed class ElasticsearchParams
 {
     /// <summary>Cluster nodes; requests round-robin over them and fail over to the next.</summary>
     public List<string> Urls { get; set; } = ["http://localhost:9200"];

@@ -14,7 +14,7 @@ namespace Mixer.Adapters.Stdio;
 /// and counted in the <c>mixer_adapter_stdio_dropped_total</c> counter (meter
 /// <see cref="MeterName"/>) and in the host's <c>mixer_adapter_dropped_total</c>. Disposing a handler writes out what is queued.
 /// </summary>
-public sealed class StdioAdapter : IAdapter
+public sealed class StdioAdapter : Adapter<StdioParams>
 {
     /// <summary>The meter that holds <c>mixer_adapter_stdio_dropped_total</c>.</summary>
     public const string MeterName = "Mixer.Adapters.Stdio";
@@ -42,18 +42,11 @@ public sealed class StdioAdapter : IAdapter
     }
 
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("stdio", "Writes logs and metrics to a standard I/O stream or a file", ["logentry", "metric"]);
+    public override AdapterInfo Info { get; } = new("stdio", "Writes logs and metrics to a standard I/O stream or a file", ["logentry", "metric"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(StdioParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<StdioParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (p.LogStream is LogStream.File or LogStream.RotatedFile && string.IsNullOrWhiteSpace(p.OutputPath))
         {
             problems.Add(new ConfigProblem("outputPath", $"must be set when logStream is {(p.LogStream == LogStream.File ? "FILE" : "ROTATED_FILE")}"));
@@ -73,15 +66,11 @@ public sealed class StdioAdapter : IAdapter
         {
             problems.Add(new ConfigProblem("maxRotatedFiles", "must be >= 0 (0 keeps every rotated file)"));
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override ValueTask<IHandler> BuildAsync(StdioParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<StdioParams>(context.Params);
         ILineSink sink = p.LogStream switch
         {
             LogStream.Stdout or LogStream.Stderr => new StreamSink(_streams?.Invoke(p.LogStream) ?? (p.LogStream == LogStream.Stdout ? Console.OpenStandardOutput() : Console.OpenStandardError()), ownsStream: _streams is not null),
@@ -113,7 +102,7 @@ public sealed class StdioAdapter : IAdapter
 }
 
 /// <summary>Where lines go (Istio's Stream).</summary>
-internal enum LogStream
+public enum LogStream
 {
     Stdout = 0,
     Stderr = 1,
@@ -122,14 +111,14 @@ internal enum LogStream
 }
 
 /// <summary>Line levels (Istio's Level).</summary>
-internal enum Level
+public enum Level
 {
     Info = 0,
     Warning = 1,
     Error = 2,
 }
 
-internal sealed class StdioParams
+public sealed class StdioParams
 {
     public LogStream LogStream { get; set; } = LogStream.Stdout;
 

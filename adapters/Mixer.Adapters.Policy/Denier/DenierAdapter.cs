@@ -11,24 +11,17 @@ namespace Mixer.Adapters.Policy;
 /// FAILED_PRECONDITION), <c>validDuration</c> (5s) and <c>validUseCount</c> (1000), how long and
 /// how often a caller may reuse the answer.
 /// </summary>
-public sealed class DenierAdapter : IAdapter
+public sealed class DenierAdapter : Adapter<DenierParams>
 {
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new(
+    public override AdapterInfo Info { get; } = new(
         "denier",
         "Rejects any check and quota request with a configurable status",
         ["checknothing", "listentry", "quota"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(DenierParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<DenierParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (p.Status is { Code: < 0 or > 16 })
         {
             problems.Add(new ConfigProblem("status.code", $"{p.Status.Code} is not a google.rpc code (0..16; e.g. 7 PERMISSION_DENIED, 9 FAILED_PRECONDITION)"));
@@ -43,15 +36,11 @@ public sealed class DenierAdapter : IAdapter
         {
             problems.Add(new ConfigProblem("validUseCount", "must be >= 0"));
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override ValueTask<IHandler> BuildAsync(DenierParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<DenierParams>(context.Params);
         var status = p.Status ?? new RpcStatus { Code = StatusCodes.FailedPrecondition };
         var result = new CheckResult(status.Code, status.Message ?? string.Empty, p.ValidDuration, p.ValidUseCount);
         DenierLog.Built(context.Logger, context.HandlerName, result.StatusCode);
@@ -59,7 +48,7 @@ public sealed class DenierAdapter : IAdapter
     }
 }
 
-internal sealed class DenierParams
+public sealed class DenierParams
 {
     public RpcStatus? Status { get; set; }
 
@@ -69,7 +58,7 @@ internal sealed class DenierParams
 }
 
 /// <summary>google.rpc.Status as it appears in params; details are accepted and not used.</summary>
-internal sealed class RpcStatus
+public sealed class RpcStatus
 {
     public int Code { get; set; }
 

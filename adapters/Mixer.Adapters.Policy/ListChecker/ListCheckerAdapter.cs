@@ -17,7 +17,7 @@ namespace Mixer.Adapters.Policy;
 /// is NOT_FOUND; as a <c>blacklist</c> a hit is PERMISSION_DENIED. Answers are valid for
 /// <c>cachingInterval</c> and <c>cachingUseCount</c> uses.
 /// </summary>
-public sealed class ListCheckerAdapter : IAdapter
+public sealed class ListCheckerAdapter : Adapter<ListCheckerParams>
 {
     private readonly HttpMessageHandler? _httpHandler;
 
@@ -30,18 +30,11 @@ public sealed class ListCheckerAdapter : IAdapter
     internal ListCheckerAdapter(HttpMessageHandler httpHandler) => _httpHandler = httpHandler;
 
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("listchecker", "Checks whether an entry is present in a list", ["listentry"]);
+    public override AdapterInfo Info { get; } = new("listchecker", "Checks whether an entry is present in a list", ["listentry"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(ListCheckerParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<ListCheckerParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (!string.IsNullOrEmpty(p.ProviderUrl))
         {
             if (!Uri.TryCreate(p.ProviderUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || string.IsNullOrEmpty(uri.Host))
@@ -77,15 +70,11 @@ public sealed class ListCheckerAdapter : IAdapter
                 problems.Add(new ConfigProblem($"overrides[{i}]", why));
             }
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public async ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override async ValueTask<IHandler> BuildAsync(ListCheckerParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<ListCheckerParams>(context.Params);
         var http = _httpHandler is null ? new HttpClient() : new HttpClient(_httpHandler, disposeHandler: false);
         http.Timeout = TimeSpan.FromSeconds(30);
         var handler = new ListCheckerHandler(p, http, context.Time, context.Logger, context.HandlerName);
@@ -97,7 +86,7 @@ public sealed class ListCheckerAdapter : IAdapter
 }
 
 /// <summary>How list entries are compared (Istio's ListEntryType).</summary>
-internal enum ListEntryType
+public enum ListEntryType
 {
     Strings = 0,
     CaseInsensitiveStrings = 1,
@@ -105,7 +94,7 @@ internal enum ListEntryType
     Regex = 3,
 }
 
-internal sealed class ListCheckerParams
+public sealed class ListCheckerParams
 {
     public string ProviderUrl { get; set; } = string.Empty;
 

@@ -14,35 +14,25 @@ namespace Mixer.Adapters.Policy;
 /// method and constraints, and a binding to that role has a subject matching the caller.
 /// Otherwise it is PERMISSION_DENIED. Answers hold for <c>cacheDuration</c> (60s).
 /// </summary>
-public sealed class RbacAdapter : IAdapter
+public sealed class RbacAdapter : Adapter<RbacParams>
 {
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("rbac", "Role Based Access Control for Istio services", ["authorization"]);
+    public override AdapterInfo Info { get; } = new("rbac", "Role Based Access Control for Istio services", ["authorization"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(RbacParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<RbacParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (p.CacheDuration < TimeSpan.Zero)
         {
             problems.Add(new ConfigProblem("cacheDuration", "must be >= 0"));
         }
 
         RbacPolicy.Build(p, problems);
-        return problems;
     }
 
     /// <inheritdoc/>
-    public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override ValueTask<IHandler> BuildAsync(RbacParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<RbacParams>(context.Params);
         var problems = new List<ConfigProblem>();
         var policy = RbacPolicy.Build(p, problems);
         if (problems.Count > 0)
@@ -55,7 +45,7 @@ public sealed class RbacAdapter : IAdapter
     }
 }
 
-internal sealed class RbacParams
+public sealed class RbacParams
 {
     public string ConfigStoreUrl { get; set; } = string.Empty;
 
@@ -66,7 +56,7 @@ internal sealed class RbacParams
     public List<RbacResource<ServiceRoleBindingSpec>> ServiceRoleBindings { get; set; } = [];
 }
 
-internal sealed class RbacResource<TSpec>
+public sealed class RbacResource<TSpec>
     where TSpec : new()
 {
     public string Namespace { get; set; } = string.Empty;
@@ -77,12 +67,12 @@ internal sealed class RbacResource<TSpec>
 }
 
 /// <summary>rbac.istio.io/v1alpha1 ServiceRole.</summary>
-internal sealed class ServiceRoleSpec
+public sealed class ServiceRoleSpec
 {
     public List<AccessRule> Rules { get; set; } = [];
 }
 
-internal sealed class AccessRule
+public sealed class AccessRule
 {
     public List<string> Services { get; set; } = [];
 
@@ -93,7 +83,7 @@ internal sealed class AccessRule
     public List<AccessConstraint> Constraints { get; set; } = [];
 }
 
-internal sealed class AccessConstraint
+public sealed class AccessConstraint
 {
     public string Key { get; set; } = string.Empty;
 
@@ -101,7 +91,7 @@ internal sealed class AccessConstraint
 }
 
 /// <summary>rbac.istio.io/v1alpha1 ServiceRoleBinding.</summary>
-internal sealed class ServiceRoleBindingSpec
+public sealed class ServiceRoleBindingSpec
 {
     public List<RbacSubject> Subjects { get; set; } = [];
 
@@ -111,7 +101,7 @@ internal sealed class ServiceRoleBindingSpec
     public string Mode { get; set; } = string.Empty;
 }
 
-internal sealed class RbacSubject
+public sealed class RbacSubject
 {
     public string User { get; set; } = string.Empty;
 
@@ -120,7 +110,7 @@ internal sealed class RbacSubject
     public Dictionary<string, string> Properties { get; set; } = [];
 }
 
-internal sealed class RoleRef
+public sealed class RoleRef
 {
     public string Kind { get; set; } = string.Empty;
 

@@ -13,21 +13,14 @@ namespace Mixer.Adapters.Quota;
 /// <c>minDeduplicationDuration</c> (1 to 2 times it) get the first answer again.
 /// </summary>
 /// <remarks>The counts are per process: several mixs replicas need <c>redisquota</c> for one limit.</remarks>
-public sealed class MemQuotaAdapter : IAdapter
+public sealed class MemQuotaAdapter : Adapter<MemQuotaParams>
 {
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("memquota", "Volatile memory-based quota tracking", ["quota"]);
+    public override AdapterInfo Info { get; } = new("memquota", "Volatile memory-based quota tracking", ["quota"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(MemQuotaParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<MemQuotaParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (p.MinDeduplicationDuration <= TimeSpan.Zero)
         {
             problems.Add(new ConfigProblem("minDeduplicationDuration", $"deduplication window of {Mixer.Sdk.GoDuration.Format(p.MinDeduplicationDuration.Ticks * 100)} is invalid, must be > 0"));
@@ -71,15 +64,11 @@ public sealed class MemQuotaAdapter : IAdapter
                 }
             }
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override ValueTask<IHandler> BuildAsync(MemQuotaParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<MemQuotaParams>(context.Params);
         var limits = p.Quotas.ToDictionary(q => q.Name, StringComparer.Ordinal);
         foreach (var (instance, template) in context.Instances)
         {
@@ -95,14 +84,14 @@ public sealed class MemQuotaAdapter : IAdapter
     }
 }
 
-internal sealed class MemQuotaParams
+public sealed class MemQuotaParams
 {
     public List<MemQuotaLimit> Quotas { get; set; } = [];
 
     public TimeSpan MinDeduplicationDuration { get; set; } = TimeSpan.FromSeconds(1);
 }
 
-internal sealed class MemQuotaLimit
+public sealed class MemQuotaLimit
 {
     public string Name { get; set; } = string.Empty;
 
@@ -113,7 +102,7 @@ internal sealed class MemQuotaLimit
     public List<MemQuotaOverride> Overrides { get; set; } = [];
 }
 
-internal sealed class MemQuotaOverride
+public sealed class MemQuotaOverride
 {
     public Dictionary<string, string> Dimensions { get; set; } = [];
 

@@ -15,21 +15,14 @@ namespace Mixer.Adapters.Quota;
 /// sets another <c>maxAmount</c> (and a counter of its own). Connections: <c>redisServerUrl</c>
 /// (host:port) and <c>connectionPoolSize</c> multiplexed connections.
 /// </summary>
-public sealed class RedisQuotaAdapter : IAdapter
+public sealed class RedisQuotaAdapter : Adapter<RedisQuotaParams>
 {
     /// <inheritdoc/>
-    public AdapterInfo Info { get; } = new("redisquota", "Redis-based quotas", ["quota"]);
+    public override AdapterInfo Info { get; } = new("redisquota", "Redis-based quotas", ["quota"]);
 
     /// <inheritdoc/>
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(RedisQuotaParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<RedisQuotaParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (p.Quotas.Count == 0)
         {
             problems.Add(new ConfigProblem("quotas", "quota should not be empty"));
@@ -107,15 +100,11 @@ public sealed class RedisQuotaAdapter : IAdapter
         {
             problems.Add(new ConfigProblem("connectionPoolSize", $"connection pool size of {p.ConnectionPoolSize} is invalid, must be > 0"));
         }
-
-        return problems;
     }
 
     /// <inheritdoc/>
-    public async ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override async ValueTask<IHandler> BuildAsync(RedisQuotaParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<RedisQuotaParams>(context.Params);
         var limits = p.Quotas.ToDictionary(q => q.Name, StringComparer.Ordinal);
         foreach (var (instance, template) in context.Instances)
         {
@@ -184,13 +173,13 @@ public sealed class RedisQuotaAdapter : IAdapter
 }
 
 /// <summary>Istio's QuotaAlgorithm.</summary>
-internal enum RateLimitAlgorithm
+public enum RateLimitAlgorithm
 {
     FixedWindow = 0,
     RollingWindow = 1,
 }
 
-internal sealed class RedisQuotaParams
+public sealed class RedisQuotaParams
 {
     public List<RedisQuotaLimit> Quotas { get; set; } = [];
 
@@ -199,7 +188,7 @@ internal sealed class RedisQuotaParams
     public long ConnectionPoolSize { get; set; } = 10;
 }
 
-internal sealed class RedisQuotaLimit
+public sealed class RedisQuotaLimit
 {
     public string Name { get; set; } = string.Empty;
 
@@ -214,7 +203,7 @@ internal sealed class RedisQuotaLimit
     public List<RedisQuotaOverride> Overrides { get; set; } = [];
 }
 
-internal sealed class RedisQuotaOverride
+public sealed class RedisQuotaOverride
 {
     public Dictionary<string, string> Dimensions { get; set; } = [];
 
