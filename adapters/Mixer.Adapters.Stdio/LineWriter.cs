@@ -15,6 +15,9 @@ internal interface ILineSink : IDisposable
 /// <summary>
 /// A bounded queue in front of a sink: <see cref="TryEnqueue"/> never blocks; a full queue drops
 /// the line and counts it. One background task drains the queue and flushes when it runs empty.
+/// Disposing writes out what is queued, but waits no longer than the shutdown timeout: a sink that
+/// is stuck (a full pipe, a hung disk) has what is left counted as dropped, and is closed once the
+/// write it is stuck in returns.
 /// </summary>
 internal sealed class LineWriter : IAsyncDisposable
 {
@@ -24,17 +27,21 @@ internal sealed class LineWriter : IAsyncDisposable
     private readonly string _handlerName;
     private readonly Action _onDrop;
     private readonly Task _drain;
+    private readonly TimeSpan _shutdownTimeout;
     private long _dropped;
     private long _written;
+    private int _abandoned;
 
-    public LineWriter(ILineSink sink, int capacity, ILogger logger, string handlerName, Action onDrop)
+    public LineWriter(ILineSink sink, int capacity, TimeSpan shutdownTimeout, ILogger logger, string handlerName, Action onDrop)
     {
         _sink = sink;
+        _shutdownTimeout = shutdownTimeout;
         _logger = logger;
         _handlerName = handlerName;
         _onDrop = onDrop;
         _queue = Channel.CreateBounded<string>(
-            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true },
+            // Two readers at shutdown: the drain task and, past the deadline, DisposeAsync counting what is left.
+            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = false },
             _ => Dropped());
         _drain = Task.Run(DrainAsync);
     }
@@ -55,8 +62,22 @@ internal sealed class LineWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _drain.ConfigureAwait(false);
-        _sink.Dispose();
+        if (await Task.WhenAny(_drain, Task.Delay(_shutdownTimeout)).ConfigureAwait(false) == _drain)
+        {
+            _sink.Dispose();
+            return;
+        }
+
+        Volatile.Write(ref _abandoned, 1);
+        var lost = 0;
+        while (_queue.Reader.TryRead(out _))
+        {
+            lost++;
+            Dropped();
+        }
+
+        StdioLog.ShutdownDeadlinePassed(_logger, _handlerName, _shutdownTimeout, lost);
+        _ = _drain.ContinueWith(static (_, sink) => ((ILineSink)sink!).Dispose(), _sink, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void Dropped()
@@ -77,6 +98,13 @@ internal sealed class LineWriter : IAsyncDisposable
         {
             while (reader.TryRead(out var line))
             {
+                if (Volatile.Read(ref _abandoned) == 1)
+                {
+                    // Past the shutdown deadline: whatever this task still holds is dropped, counted.
+                    Dropped();
+                    continue;
+                }
+
                 var size = Encoding.UTF8.GetMaxByteCount(line.Length) + 1;
                 if (buffer.Length < size)
                 {

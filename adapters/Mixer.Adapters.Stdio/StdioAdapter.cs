@@ -80,7 +80,8 @@ public sealed class StdioAdapter : Adapter<StdioParams>
 
         var handlerName = context.HandlerName;
         var dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
-        var writer = new LineWriter(sink, _queueCapacity, context.Logger, handlerName, () =>
+        var shutdownTimeout = HostSettings.ShutdownTimeoutOf(context.Settings, TimeSpan.FromSeconds(10));
+        var writer = new LineWriter(sink, _queueCapacity, shutdownTimeout, context.Logger, handlerName, () =>
         {
             DroppedCounter.Add(1, new KeyValuePair<string, object?>("handler", handlerName));
             dropped.Add(1);
@@ -150,4 +151,7 @@ internal static partial class StdioLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "stdio handler {Handler}: could not write")]
     public static partial void WriteFailed(ILogger logger, Exception exception, string handler);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "stdio handler {Handler}: shutdown deadline of {Timeout} passed, {Count} lines not written (counted as dropped)")]
+    public static partial void ShutdownDeadlinePassed(ILogger logger, string handler, TimeSpan timeout, int count);
 }

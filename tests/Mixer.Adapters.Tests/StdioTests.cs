@@ -5,6 +5,7 @@ using Mixer.Adapters.Stdio;
 using Mixer.Sdk;
 using Mixer.Sdk.Adapters;
 using Mixer.Sdk.Templates;
+using Mixer.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mixer.Adapters.Tests;
@@ -183,6 +184,33 @@ public sealed class StdioTests : IDisposable
         Lines(stuck.Written).Length.ShouldBe((int)handler.WrittenCount);
         Interlocked.Read(ref measured).ShouldBe(handler.DroppedCount);
         hostMetrics["mixer_adapter_dropped_total"].ShouldBe(handler.DroppedCount, "mixs exports this on /metrics");
+    }
+
+    [Fact]
+    public async Task Dispose_SinkStuckPastTheShutdownTimeout_ReturnsAndCountsWhatIsLeftAsDropped()
+    {
+        using var stuck = new BlockingStream();
+        var hostMetrics = new RecordingMetrics();
+        var h = await Build.HandlerAsync<ILogEntryHandler>(
+            Adapter(queueCapacity: 100, stdout: stuck), "{}", _time, handlerName: "stuck.stdio.istio-system", metrics: hostMetrics,
+            settings: new Dictionary<string, string> { [HostSettings.ShutdownTimeout] = "200ms" });
+        for (var i = 0; i < 10; i++)
+        {
+            await h.HandleLogEntryAsync([Entry("info", ("i", AttributeValue.Int64(i)))], default);
+        }
+
+        // The writer never gets past its first line; shutdown still ends, after the timeout.
+        var dispose = h.DisposeAsync().AsTask();
+        (await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(30)))).ShouldBe(dispose, "dispose waited on a stuck sink past its shutdown timeout");
+
+        var handler = (StdioHandler)h;
+        handler.DroppedCount.ShouldBeGreaterThanOrEqualTo(9);
+        hostMetrics["mixer_adapter_dropped_total"].ShouldBe(handler.DroppedCount, "mixs exports this on /metrics");
+
+        // When the stuck write finally returns, the line in hand is written and nothing is lost uncounted.
+        stuck.Release();
+        await Eventually.UntilAsync(() => Task.FromResult(handler.DroppedCount + handler.WrittenCount == 10), "every line written or counted as dropped");
+        Lines(stuck.Written).Length.ShouldBe((int)handler.WrittenCount);
     }
 
     [Fact]
