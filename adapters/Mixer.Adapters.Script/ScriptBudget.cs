@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace Mixer.Adapters.Script;
@@ -26,31 +25,21 @@ public static class ScriptBudget
     /// </summary>
     public const long MaxStackBytes = 256 * 1024;
 
+    // One thread-local object, so a check costs one thread-local read.
     [ThreadStatic]
-    private static nuint t_stackBase;
-
-    [ThreadStatic]
-    private static long t_deadline;
-
-    [ThreadStatic]
-    private static int t_countdown;
-
-    [ThreadStatic]
-    private static StopReason t_stopped;
-
-    [ThreadStatic]
-    private static CancellationToken t_token;
+    private static State? t_state;
 
     /// <summary>False once the call is stopped: catch filters and finally blocks of the script test it.</summary>
-    public static bool Live => t_stopped == StopReason.None;
+    public static bool Live => t_state is { Stopped: StopReason.None };
 
     /// <summary>Counts a loop iteration or a jump; throws once the call is stopped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Tick()
     {
-        if (--t_countdown <= 0)
+        var s = t_state ?? State.Outside;
+        if (--s.Countdown <= 0)
         {
-            ReadClock();
+            ReadClock(s);
         }
     }
 
@@ -58,64 +47,66 @@ public static class ScriptBudget
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Enter()
     {
-        if (--t_countdown <= 0)
+        var s = t_state ?? State.Outside;
+        if (--s.Countdown <= 0)
         {
-            ReadClock();
+            ReadClock(s);
         }
 
         // Stacks grow down on every platform .NET runs on.
         byte here;
-        if ((long)(t_stackBase - (nuint)(&here)) > MaxStackBytes)
+        if ((long)(s.StackBase - (nuint)(&here)) > MaxStackBytes)
         {
-            Stop(StopReason.Stack);
+            Stop(s, StopReason.Stack);
         }
     }
 
-    /// <summary>Starts a call's budget on this thread; returns what to hand <see cref="End"/>.</summary>
-    internal static unsafe Scope Begin(TimeSpan timeout, CancellationToken token)
+    /// <summary>Starts a call's budget on this thread (calls do not nest: scripts cannot call scripts).</summary>
+    internal static unsafe void Begin(TimeSpan timeout, CancellationToken token)
     {
         byte here;
-        var saved = new Scope(t_deadline, t_countdown, t_stopped, t_stackBase, t_token);
-        t_stackBase = (nuint)(&here);
-        t_deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        t_countdown = TicksPerClockRead;
-        t_stopped = StopReason.None;
-        t_token = token;
-        return saved;
+        var s = t_state ??= new State();
+        s.StackBase = (nuint)(&here);
+
+        // Milliseconds of the coarse monotonic clock: a few nanoseconds to read, where a precise
+        // timestamp costs tens, on every call; a budget is tens of milliseconds.
+        s.Deadline = Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds);
+        s.Countdown = TicksPerClockRead;
+        s.Stopped = StopReason.None;
+        s.Token = token;
     }
 
-    /// <summary>Ends a call's budget, restoring what was there before (nothing, normally).</summary>
-    internal static void End(in Scope saved)
+    /// <summary>Ends the call's budget: until the next <see cref="Begin"/>, every check throws.</summary>
+    internal static void End()
     {
-        t_deadline = saved.Deadline;
-        t_countdown = saved.Countdown;
-        t_stopped = saved.Stopped;
-        t_stackBase = saved.StackBase;
-        t_token = saved.Token;
+        var s = t_state!;
+        s.Deadline = 0;
+        s.Countdown = 0;
+        s.Token = default;
     }
 
-    private static void ReadClock()
+    private static void ReadClock(State s)
     {
-        if (t_stopped != StopReason.None)
+        if (s.Stopped != StopReason.None)
         {
             // Stopped stays stopped: every later check throws again (the countdown stays spent).
-            Stop(t_stopped);
+            Stop(s, s.Stopped);
         }
 
-        t_countdown = TicksPerClockRead;
+        s.Countdown = TicksPerClockRead;
 
         // Outside a call the deadline is 0: a script never runs without a budget.
-        if (Stopwatch.GetTimestamp() > t_deadline || t_token.IsCancellationRequested)
+        if (Environment.TickCount64 > s.Deadline || s.Token.IsCancellationRequested)
         {
-            Stop(StopReason.Time);
+            Stop(s, StopReason.Time);
         }
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private static void Stop(StopReason reason)
+    private static void Stop(State s, StopReason reason)
     {
-        t_stopped = reason;
-        t_countdown = 0;
+        s.Stopped = reason;
+        s.Countdown = 0;
         throw reason == StopReason.Stack ? new ScriptStackException() : new ScriptTimeoutException();
     }
 
@@ -126,7 +117,17 @@ public static class ScriptBudget
         Stack,
     }
 
-    internal readonly record struct Scope(long Deadline, int Countdown, StopReason Stopped, nuint StackBase, CancellationToken Token);
+    private sealed class State
+    {
+        // What a thread that never began a call sees: no time left.
+        public static readonly State Outside = new();
+
+        public long Deadline;
+        public int Countdown;
+        public StopReason Stopped;
+        public nuint StackBase;
+        public CancellationToken Token;
+    }
 }
 
 /// <summary>Thrown into a script whose call ran out of its time budget.</summary>

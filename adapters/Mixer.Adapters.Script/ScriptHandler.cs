@@ -109,7 +109,7 @@ internal sealed class ScriptHandler :
             return new CheckResult(StatusCodes.Internal, $"script handler {_name} has no {template} script", TimeSpan.Zero, 0);
         }
 
-        var scope = ScriptBudget.Begin(_timeout, cancellationToken);
+        ScriptBudget.Begin(_timeout, cancellationToken);
         try
         {
             return run(instance);
@@ -121,7 +121,7 @@ internal sealed class ScriptHandler :
         }
         finally
         {
-            ScriptBudget.End(scope);
+            ScriptBudget.End();
         }
     }
 
@@ -135,7 +135,7 @@ internal sealed class ScriptHandler :
         // The budget is per call, here a batch: a batch that runs out stops, and what it did not reach is counted as failed.
         var failed = 0;
         string? first = null;
-        var scope = ScriptBudget.Begin(_timeout, cancellationToken);
+        ScriptBudget.Begin(_timeout, cancellationToken);
         try
         {
             for (var i = 0; i < instances.Count; i++)
@@ -160,7 +160,7 @@ internal sealed class ScriptHandler :
         }
         finally
         {
-            ScriptBudget.End(scope);
+            ScriptBudget.End();
         }
 
         if (failed == 0)
