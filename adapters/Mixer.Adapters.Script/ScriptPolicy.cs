@@ -80,6 +80,12 @@ internal static class ScriptPolicy
         ["System.Delegate.Method"] = "it is the door to reflection",
         ["System.Delegate.Target"] = "it is the door to reflection",
         ["System.Delegate.CreateDelegate"] = "it binds by reflection",
+        ["System.Globalization.CultureInfo.CurrentCulture"] = "it is mixs's thread state (use CultureInfo.InvariantCulture)",
+        ["System.Globalization.CultureInfo.CurrentUICulture"] = "it is mixs's thread state (use CultureInfo.InvariantCulture)",
+        ["System.Globalization.CultureInfo.DefaultThreadCurrentCulture"] = "it is process-wide state (use CultureInfo.InvariantCulture)",
+        ["System.Globalization.CultureInfo.DefaultThreadCurrentUICulture"] = "it is process-wide state (use CultureInfo.InvariantCulture)",
+        ["System.Text.Encoding.RegisterProvider"] = "it changes process-wide state",
+        ["System.TimeZoneInfo.ClearCachedData"] = "it changes process-wide state",
     };
 
     private const string Allowed =

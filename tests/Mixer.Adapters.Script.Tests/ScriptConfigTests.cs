@@ -74,6 +74,9 @@ public sealed class ScriptConfigTests
     [InlineData("System.Diagnostics.Process.Start(\"sh\");", "CS0234: The type or namespace name 'Process' does not exist in the namespace 'System.Diagnostics'")]
     [InlineData("var c = new System.Net.Http.HttpClient();", "CS0234: The type or namespace name 'Http' does not exist in the namespace 'System.Net'")]
     [InlineData("Action a = () => { }; var m = a.Method;", "is not available to scripts")]
+    [InlineData("CultureInfo.CurrentCulture = new CultureInfo(\"tr-TR\");", "System.Globalization.CultureInfo.CurrentCulture is not available to scripts: it is mixs's thread state")]
+    [InlineData("var b = Mixer.Adapters.Script.ScriptBudget.Live;", "Mixer.Adapters.Script.ScriptBudget is not available to scripts")]
+    [InlineData("var e = new Exception(); var s = e.TargetSite;", "System.Reflection.MethodBase is not available to scripts")]
     public void ForbiddenApi_IsAConfigErrorSayingWhatAndWhere(string statement, string expected)
     {
         var problems = Scripts.Problems(_adapter, ("checknothing", "var before = 1;\n" + statement + "\nreturn Ok();"));
