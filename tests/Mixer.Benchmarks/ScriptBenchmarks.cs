@@ -162,8 +162,8 @@ internal static class ScriptFigures
         }
 
         // Memory across generations: each generation replaces the handler with one running a different script.
-        Console.WriteLine(Generations("unloading cache (default)", new ScriptAdapter(), 300));
-        Console.WriteLine(Generations("cache that keeps everything", new ScriptAdapter(new ScriptCache(int.MaxValue)), 300));
+        Console.WriteLine(Generations("unloading cache (default)", new ScriptAdapter(), 400));
+        Console.WriteLine(Generations("cache that keeps everything", new ScriptAdapter(new ScriptCache(int.MaxValue)), 400));
         Console.WriteLine($"wall {cpu.Elapsed.TotalSeconds:F0} s, CPU {(process.TotalProcessorTime - cpuStart).TotalSeconds:F0} s");
     }
 
@@ -171,22 +171,23 @@ internal static class ScriptFigures
     {
         Build(adapter, "Ok()");
         var before = Settle();
-        var alcBefore = AssemblyLoadContext.All.Count();
+        var points = new List<string> { $"start: working set {before.WorkingSet / 1048576.0:F0} MiB, {AssemblyLoadContext.All.Count()} load contexts" };
         IListEntryHandler? live = null;
         var sw = Stopwatch.StartNew();
-        for (var g = 0; g < generations; g++)
+        for (var g = 1; g <= generations; g++)
         {
             var next = Build(adapter, $"instance.Value.Length > {g} ? Ok() : Deny(\"short\")");
             live?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             live = next;
+            if (g % 100 == 0)
+            {
+                var now = Settle();
+                points.Add($"after {g}: {now.WorkingSet / 1048576.0:F0} MiB, managed heap {now.Heap / 1048576.0:F1} MiB, {AssemblyLoadContext.All.Count()} load contexts");
+            }
         }
 
-        var perGeneration = sw.Elapsed.TotalMilliseconds / generations;
-        var after = Settle();
-        var alcAfter = AssemblyLoadContext.All.Count();
         GC.KeepAlive(live);
-        return $"{what}: {generations} generations of distinct scripts, {perGeneration:F0} ms each; managed heap {before.Heap / 1048576.0:F1} -> {after.Heap / 1048576.0:F1} MiB, " +
-            $"working set {before.WorkingSet / 1048576.0:F0} -> {after.WorkingSet / 1048576.0:F0} MiB, load contexts {alcBefore} -> {alcAfter}";
+        return $"{what}, {sw.Elapsed.TotalMilliseconds / generations:F0} ms per generation (compile + build):\n  " + string.Join("\n  ", points);
     }
 
     private static (long Heap, long WorkingSet) Settle()
