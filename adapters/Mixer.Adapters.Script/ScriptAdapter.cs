@@ -148,8 +148,9 @@ public sealed partial class ScriptAdapter : IAdapter
             owned.Add(context.Metrics.Gauge("mixer_script_compilations", "Scripts compiled by mixs's script adapter since it started (all script handlers)", () => Cache.Compilations));
             owned.Add(context.Metrics.Gauge("mixer_script_loaded", "Compiled scripts mixs's script adapter holds now (all script handlers)", () => Cache.Count));
             var handler = new ScriptHandler(context, p, leases, counters, owned);
-            var templates = string.Join(", ", given.Keys);
-            ScriptLog.Built(context.Logger, context.HandlerName, templates);
+            // Compiled when first validated, maybe in an earlier generation: the log says which text and what it cost.
+            var scripts = string.Join(", ", leases.Select(kv => $"{kv.Key} (script {kv.Value.Script.Hash}, compiled in {kv.Value.Script.CompileTime.TotalMilliseconds:0} ms)"));
+            ScriptLog.Built(context.Logger, context.HandlerName, scripts);
             return ValueTask.FromResult<IHandler>(handler);
         }
         catch

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
-using System.ComponentModel;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Mixer.Sdk.Adapters;
@@ -99,7 +98,6 @@ public abstract class ScriptGlobals
 }
 
 /// <summary>What a handler gives its scripts at run time.</summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
 internal sealed record ScriptRuntime(
     string HandlerName,
     string Template,
@@ -118,12 +116,9 @@ internal static partial class ScriptLog
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "{Handler} {Template} script: {Text}")]
     public static partial void Warning(ILogger logger, string handler, string template, string text);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "compiled {Template} script {Hash} in {Milliseconds:0} ms")]
-    public static partial void Compiled(ILogger logger, string template, string hash, double milliseconds);
-
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "{Handler}: {Template} script failed on {Failed} of {Total} instances: {Error}")]
     public static partial void ReportFailed(ILogger logger, string handler, string template, int failed, int total, string error);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "script handler {Handler} built for {Templates}")]
-    public static partial void Built(ILogger logger, string handler, string templates);
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "script handler {Handler} built: {Scripts}")]
+    public static partial void Built(ILogger logger, string handler, string scripts);
 }
