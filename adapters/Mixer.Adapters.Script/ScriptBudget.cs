@@ -4,11 +4,11 @@ using System.Runtime.CompilerServices;
 namespace Mixer.Adapters.Script;
 
 /// <summary>
-/// The per-call budget of a script: time, and stack. .NET cannot abort a thread, so the compiler
+/// The per-call budget of a script: time, stack and memory. .NET cannot abort a thread, so the compiler
 /// inserts a call to <see cref="Tick"/> at the top of every loop body and before every <c>goto</c>,
 /// and a call to <see cref="Enter"/> at the entry of every method, local function, lambda and
 /// anonymous method. Once the call's deadline has passed (or the caller's cancellation token fires,
-/// or the script has used too much stack), the call is stopped: each of them throws, every catch
+/// or the script has used too much stack or allocated too much), the call is stopped: each of them throws, every catch
 /// clause gets the filter <c>when (ScriptBudget.Live)</c> so no catch block sees the stop, and every
 /// finally block runs only while <see cref="Live"/>, so no script code runs while it unwinds.
 /// </summary>
@@ -24,6 +24,13 @@ public static class ScriptBudget
     /// (1.5 MiB for .NET threads), so a deep recursion stops with room left to unwind it.
     /// </summary>
     public const long MaxStackBytes = 256 * 1024;
+
+    /// <summary>
+    /// How much a call may allocate, counted from its first clock reading (after 64 budget checks,
+    /// so short scripts never pay for the count): a loop that fills memory stops long before its
+    /// time budget would stop it.
+    /// </summary>
+    public const long MaxAllocatedBytes = 64L * 1024 * 1024;
 
     // One thread-local object, so a check costs one thread-local read.
     [ThreadStatic]
@@ -74,6 +81,7 @@ public static class ScriptBudget
         s.Countdown = TicksPerClockRead;
         s.Stopped = StopReason.None;
         s.Token = token;
+        s.AllocatedAtStart = -1;
     }
 
     /// <summary>Ends the call's budget: until the next <see cref="Begin"/>, every check throws.</summary>
@@ -100,6 +108,16 @@ public static class ScriptBudget
         {
             Stop(s, StopReason.Time);
         }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        if (s.AllocatedAtStart < 0)
+        {
+            s.AllocatedAtStart = allocated;
+        }
+        else if (allocated - s.AllocatedAtStart > MaxAllocatedBytes)
+        {
+            Stop(s, StopReason.Memory);
+        }
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
@@ -107,7 +125,12 @@ public static class ScriptBudget
     {
         s.Stopped = reason;
         s.Countdown = 0;
-        throw reason == StopReason.Stack ? new ScriptStackException() : new ScriptTimeoutException();
+        throw reason switch
+        {
+            StopReason.Stack => new ScriptStackException(),
+            StopReason.Memory => new ScriptMemoryException(),
+            _ => new ScriptTimeoutException(),
+        };
     }
 
     internal enum StopReason : byte
@@ -115,6 +138,7 @@ public static class ScriptBudget
         None,
         Time,
         Stack,
+        Memory,
     }
 
     private sealed class State
@@ -127,11 +151,15 @@ public static class ScriptBudget
         public StopReason Stopped;
         public nuint StackBase;
         public CancellationToken Token;
+        public long AllocatedAtStart;
     }
 }
 
 /// <summary>Thrown into a script whose call ran out of its time budget.</summary>
 internal sealed class ScriptTimeoutException() : Exception("the script ran out of its time budget");
+
+/// <summary>Thrown into a script that allocated more than <see cref="ScriptBudget.MaxAllocatedBytes"/>.</summary>
+internal sealed class ScriptMemoryException() : Exception("the script allocated too much memory");
 
 /// <summary>Thrown into a script that used more than <see cref="ScriptBudget.MaxStackBytes"/> of stack.</summary>
 internal sealed class ScriptStackException() : Exception("the script recursed too deep");

@@ -185,7 +185,12 @@ internal sealed class ScriptHandler :
         // No line: scripts run optimised, and the JIT's map from machine code back to lines is too
         // coarse there to name the right one; the exception's type and message say what happened.
         _errors.Add(1);
-        var what = e is ScriptStackException ? $"recursion too deep (more than {ScriptBudget.MaxStackBytes / 1024} KiB of stack)" : $"{e.GetType().Name}: {e.Message}";
+        var what = e switch
+        {
+            ScriptStackException => $"recursion too deep (more than {ScriptBudget.MaxStackBytes / 1024} KiB of stack)",
+            ScriptMemoryException => $"it allocated more than {ScriptBudget.MaxAllocatedBytes / (1024 * 1024)} MiB",
+            _ => $"{e.GetType().Name}: {e.Message}",
+        };
         return (StatusCodes.Internal, $"script handler {_name}: the {template} script failed: {what}");
     }
 }

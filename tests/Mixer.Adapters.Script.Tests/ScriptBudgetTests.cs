@@ -57,6 +57,23 @@ public sealed class ScriptBudgetTests
         metrics["mixer_script_errors_total"].ShouldBe(1);
     }
 
+    [Theory]
+    [InlineData("var kept = new List<string>();\nwhile (true) kept.Add(new string('x', 1000));")]
+    [InlineData("var kept = new List<int[]>();\nFill(); void Fill() { kept.Add(new int[1000]); Fill(); }")]
+    public async Task ScriptThatFillsMemory_IsStoppedBeforeItsTimeRunsOut(string script)
+    {
+        var metrics = new RecordingMetrics();
+        var h = await Scripts.HandlerAsync(_adapter, [("checknothing", script + "\nreturn Ok();"), ("timeout", "10s")], metrics);
+
+        var r = await h.HandleCheckNothingAsync(new CheckNothingInstance { Name = "c" }, default);
+
+        r.StatusCode.ShouldBe(StatusCodes.Internal);
+        r.Message.ShouldBeOneOf(
+            "script handler policy.script.istio-system: the checknothing script failed: it allocated more than 64 MiB",
+            "script handler policy.script.istio-system: the checknothing script failed: recursion too deep (more than 256 KiB of stack)");
+        metrics["mixer_script_errors_total"].ShouldBe(1);
+    }
+
     [Fact]
     public async Task CallersCancellation_StopsTheScript()
     {
