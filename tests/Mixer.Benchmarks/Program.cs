@@ -7,4 +7,10 @@ if (args is ["--quick"])
     return;
 }
 
+if (args is ["--script"])
+{
+    Mixer.Benchmarks.ScriptFigures.Run();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -63,6 +63,34 @@ public sealed class ValidateCommandTests
     }
 
     [Fact]
+    public async Task Validate_ScriptHandler_ReportsTheScriptsErrorsAtTheirYamlLines()
+    {
+        using var dir = new ConfigDir().WithDefaultAttributes();
+        dir.Write("scripts.yaml", """
+            apiVersion: config.istio.io/v1alpha2
+            kind: handler
+            metadata:
+              name: gate
+              namespace: istio-system
+            spec:
+              compiledAdapter: script
+              params:
+                checknothing: |
+                  var secret = "x";
+                  var text = System.IO.File.ReadAllText("/etc/passwd");
+                  return text.Contains(secret) ? Deny("found") : Ok();
+                metric: |
+                  Count("undeclared_total");
+            """);
+
+        var (code, output) = await ValidateAsync(dir.Path);
+
+        code.ShouldBe(ValidateCommand.Invalid, output);
+        output.ShouldContain("scripts.yaml:11: handler istio-system/gate: params.checknothing: script line 2, column 12: System.IO.File is not available to scripts");
+        output.ShouldContain("scripts.yaml:14: handler istio-system/gate: params.metric: script line 1: Count(\"undeclared_total\") names no counter of the params' counters (none is declared)");
+    }
+
+    [Fact]
     public async Task Validate_HandlerForAnUnreachableBackend_IsValidOffline()
     {
         using var dir = new ConfigDir().WithDefaultAttributes();

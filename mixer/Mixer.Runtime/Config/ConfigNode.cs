@@ -13,8 +13,14 @@ public abstract class ConfigNode(SourcePosition position)
 }
 
 /// <summary>A scalar: its text as written (YAML tags and quoting do not change it).</summary>
-public sealed class ConfigScalar(SourcePosition position, string value, bool quoted) : ConfigNode(position)
+public sealed class ConfigScalar(SourcePosition position, string value, bool quoted, bool literalBlock = false) : ConfigNode(position)
 {
+    /// <summary>
+    /// Whether it was written as a literal block (<c>|</c>): its text keeps the YAML's line breaks,
+    /// so line n of the text is YAML line <see cref="ConfigNode.Position"/> + n.
+    /// </summary>
+    public bool LiteralBlock { get; } = literalBlock;
+
     /// <summary>The text.</summary>
     public string Value { get; } = value;
 

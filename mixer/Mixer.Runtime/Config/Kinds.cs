@@ -15,11 +15,11 @@ public static class Kinds
         "rule", "attributemanifest", "adapter", "template", "handler", "instance",
     };
 
-    /// <summary>The 1.0 per-adapter kinds (spec = that adapter's params), plus our <c>elasticsearch</c>.</summary>
+    /// <summary>The 1.0 per-adapter kinds (spec = that adapter's params), plus our <c>elasticsearch</c> and <c>script</c>.</summary>
     public static readonly IReadOnlySet<string> Adapters = new HashSet<string>(StringComparer.Ordinal)
     {
         "bypass", "circonus", "cloudwatch", "denier", "dogstatsd", "elasticsearch", "fluentd", "kubernetesenv", "listchecker", "memquota",
-        "noop", "opa", "prometheus", "rbac", "redisquota", "servicecontrol", "signalfx", "solarwinds", "stackdriver",
+        "noop", "opa", "prometheus", "rbac", "redisquota", "script", "servicecontrol", "signalfx", "solarwinds", "stackdriver",
         "statsd", "stdio",
     };
 

@@ -45,9 +45,22 @@ internal static class ParamsJson
         return JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
     }
 
-    /// <summary>The line of the node at <paramref name="path"/> (<c>quotas[1].maxAmount</c>), or of the nearest parent found.</summary>
-    public static SourcePosition Locate(ConfigNode root, string path)
+    /// <summary>
+    /// The line of the node at <paramref name="path"/> (<c>quotas[1].maxAmount</c>), or of the
+    /// nearest parent found; with <paramref name="textLine"/>, the line of that line of the text
+    /// when the node is a literal block (a script written after <c>|</c>).
+    /// </summary>
+    public static SourcePosition Locate(ConfigNode root, string path, int? textLine = null)
     {
+        var found = Locate(root, path, out var exact);
+        return exact && textLine is int line && line > 0 && found is ConfigScalar { LiteralBlock: true } block
+            ? block.Position with { Line = block.Position.Line + line }
+            : found.Position;
+    }
+
+    private static ConfigNode Locate(ConfigNode root, string path, out bool exact)
+    {
+        exact = true;
         var node = root;
         foreach (var part in Parts(path))
         {
@@ -63,13 +76,14 @@ internal static class ParamsJson
 
             if (next is null)
             {
+                exact = false;
                 break;
             }
 
             node = next;
         }
 
-        return node.Position;
+        return node;
     }
 
     private static IEnumerable<(string? Name, int? Index)> Parts(string path)

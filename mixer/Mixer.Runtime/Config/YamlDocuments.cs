@@ -90,7 +90,7 @@ internal static class YamlDocuments
         switch (node)
         {
             case YamlScalarNode s:
-                return new ConfigScalar(position, s.Value ?? string.Empty, s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded);
+                return new ConfigScalar(position, s.Value ?? string.Empty, s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded, s.Style == ScalarStyle.Literal);
             case YamlSequenceNode seq:
                 return new ConfigList(position, seq.Children.Select(c => Convert(file, c, lineOffset)).ToList());
             case YamlMappingNode map:

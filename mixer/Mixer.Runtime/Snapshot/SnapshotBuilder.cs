@@ -285,7 +285,7 @@ internal sealed partial class SnapshotBuilder(
 
         foreach (var problem in adapter.Validate(ParamsJson.From(paramsNode)))
         {
-            var position = ParamsJson.Locate(paramsNode, problem.Field);
+            var position = ParamsJson.Locate(paramsNode, problem.Field, problem.TextLine);
             var prefix = res.Key.Kind == "handler" ? "params" : string.Empty;
             var field = string.Join('.', new[] { prefix, problem.Field }.Where(s => s.Length > 0));
             errors.Add(new ConfigError(position, res.Key, field, problem.Reason));

@@ -2,6 +2,7 @@ using Mixer.Adapters.Elasticsearch;
 using Mixer.Adapters.Policy;
 using Mixer.Adapters.Prometheus;
 using Mixer.Adapters.Quota;
+using Mixer.Adapters.Script;
 using Mixer.Adapters.Stdio;
 using Mixer.Sdk.Adapters;
 
@@ -23,5 +24,6 @@ internal static class BuiltInAdapters
         new StdioAdapter(),
         new PrometheusAdapter(),
         new ElasticsearchAdapter(),
+        new ScriptAdapter(),
     ];
 }

@@ -12,7 +12,15 @@ public sealed record AdapterInfo(string Name, string Description, IReadOnlyList<
 /// <summary>A problem in a handler's params: the field (dotted path, e.g. <c>quotas[0].maxAmount</c>) and why.</summary>
 /// <param name="Field">The field path within the params, empty for the params as a whole.</param>
 /// <param name="Reason">What is wrong and what would be valid.</param>
-public sealed record ConfigProblem(string Field, string Reason);
+public sealed record ConfigProblem(string Field, string Reason)
+{
+    /// <summary>
+    /// For a field holding multi-line text (a script), the 1-based line within that text the
+    /// problem is on, or null. When the YAML wrote the text as a literal block (<c>|</c>), the host
+    /// reports the YAML line of that text line instead of the field's own line.
+    /// </summary>
+    public int? TextLine { get; init; }
+}
 
 /// <summary>Everything a handler is built from.</summary>
 public sealed class HandlerContext
