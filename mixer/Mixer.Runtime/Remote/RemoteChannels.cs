@@ -29,6 +29,10 @@ internal static class RemoteChannels
                         ConnectTimeout = TimeSpan.FromSeconds(5),
                     },
 
+                    // An adapter that was down is tried again soon after it comes back, not minutes later.
+                    InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
+                    MaxReconnectBackoff = TimeSpan.FromSeconds(2),
+
                     // No service config, so no built-in retries: ours are bounded by the
                     // dispatcher's deadline and counted in metrics.
                 }));
