@@ -466,7 +466,7 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
 
         var outcome = await runtime.ReportAsync(Batch(2), CancellationToken.None);
 
-        outcome.Errors.ShouldHaveSingleItem().ShouldContain($"adapter 'spy' at {_spy.Address}) is unavailable");
+        outcome.Errors.ShouldHaveSingleItem().ShouldContain($"h1.handler.istio-system: adapter 'spy' at {_spy.Address} is unavailable");
     }
 
     [Fact]

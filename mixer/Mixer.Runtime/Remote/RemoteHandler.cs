@@ -254,7 +254,8 @@ internal sealed partial class RemoteHandler :
         _sessionLock.Dispose();
     }
 
-    private string Where => $"handler '{_config.HandlerName}' (adapter '{_config.AdapterName}' at {_config.Address})";
+    // The dispatcher puts the handler's name in front of every failure it reports.
+    private string Where => $"adapter '{_config.AdapterName}' at {_config.Address}";
 
     private string NextDedup() => Interlocked.Increment(ref _dedup).ToString(CultureInfo.InvariantCulture);
 
