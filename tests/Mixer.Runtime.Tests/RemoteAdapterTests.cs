@@ -451,6 +451,8 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         down.StatusMessage.ShouldContain("h1.handler.istio-system");
         down.StatusMessage.ShouldContain("adapter 'spy'");
         down.StatusMessage.ShouldContain(_spy.Address);
+        down.ValidUseCount.ShouldBe(0, "a failure must not be cached by the proxy");
+        down.ValidDuration.ShouldBe(TimeSpan.Zero);
         var report = await runtime.ReportAsync(Batch(1), CancellationToken.None);
         report.Errors.ShouldBeEmpty("no report rule sends to the adapter");
 
