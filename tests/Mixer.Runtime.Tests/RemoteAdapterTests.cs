@@ -212,11 +212,13 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         return bag;
     }
 
+    private readonly CountingRemoteMetrics _metrics = new();
+
     private async Task<MixerRuntime> StartAsync(string yaml, bool expectErrors = false)
     {
         _dir.Write("config.yaml", Instances + yaml);
         _runtime = await MixerRuntime.StartAsync(
-            new RuntimeOptions { ConfigStoreUrl = "fs://" + _dir.Path, HandlerDeadline = TimeSpan.FromSeconds(2) },
+            new RuntimeOptions { ConfigStoreUrl = "fs://" + _dir.Path, HandlerDeadline = TimeSpan.FromSeconds(2), RemoteMetrics = _metrics },
             [],
             NullLoggerFactory.Instance,
             CancellationToken.None);
@@ -461,6 +463,23 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AdapterDown_RetriesOnce_ThenLaterCallsTryOnlyOnce_AndAreCountedByCode()
+    {
+        await _spy.StopListeningAsync();
+        var runtime = await StartAsync(Adapter() + Handler() + Rule("gate", "[cn]"));
+
+        (await runtime.CheckAsync(Bag(), CancellationToken.None)).StatusMessage.ShouldContain("after 4 attempts");
+        var retried = _metrics.Retries;
+        var second = await runtime.CheckAsync(Bag(), CancellationToken.None);
+
+        retried.ShouldBe(3);
+        _metrics.Retries.ShouldBe(3, "within a second of running out of retries, a call tries once");
+        second.StatusCode.ShouldBe(StatusCodes.Unavailable);
+        second.StatusMessage.ShouldNotContain("attempts");
+        _metrics.Calls.ShouldBe(["h1.handler.istio-system/spy/checknothing/UNAVAILABLE", "h1.handler.istio-system/spy/checknothing/UNAVAILABLE"]);
+    }
+
+    [Fact]
     public async Task AdapterDown_Report_FailsNamingIt()
     {
         await _spy.StopListeningAsync();
@@ -616,5 +635,24 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         back.GetProperty("weights").GetArrayLength().ShouldBe(2);
         back.GetProperty("secret").GetString().ShouldBe("aGk=");
         Params.Parser.ParseFrom(bytes).FlushInterval.ToTimeSpan().ShouldBe(TimeSpan.FromMilliseconds(1500));
+    }
+}
+
+/// <summary>Remote-call metrics kept in memory, for assertions.</summary>
+internal sealed class CountingRemoteMetrics : IRemoteCallMetrics
+{
+    private int _retries;
+
+    public System.Collections.Concurrent.ConcurrentQueue<string> Calls { get; } = new();
+
+    public int Retries => Volatile.Read(ref _retries);
+
+    public IRemoteTemplateMetrics For(string handler, string adapter, string template) => new Recorder(this, $"{handler}/{adapter}/{template}");
+
+    private sealed class Recorder(CountingRemoteMetrics owner, string series) : IRemoteTemplateMetrics
+    {
+        public void Record(string code, TimeSpan elapsed) => owner.Calls.Enqueue($"{series}/{code}");
+
+        public void Retried() => Interlocked.Increment(ref owner._retries);
     }
 }
