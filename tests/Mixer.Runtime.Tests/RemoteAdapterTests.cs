@@ -615,6 +615,38 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TemplateResources_AreAccepted_ButMustDescribeACompiledInTemplate()
+    {
+        var yaml = MetricTemplate + MetricTemplate.Replace("name: metric,", "name: histogram,", StringComparison.Ordinal)
+            + """
+            apiVersion: config.istio.io/v1alpha2
+            kind: template
+            metadata: {name: listentry, namespace: istio-system}
+            spec:
+              descriptor: "not base64!"
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: instance
+            metadata: {name: viaresource, namespace: istio-system}
+            spec:
+              template: metric.istio-system
+              params:
+                value: request.size | 0
+            ---
+
+            """
+            + Adapter(templates: "[metric]") + Handler() + Rule("telemetry", "[viaresource]");
+        var runtime = await StartAsync(yaml, expectErrors: true);
+
+        var errors = runtime.Errors.Select(e => e.ToString()).ToList();
+        errors.Count.ShouldBe(2, string.Join("\n", errors));
+        errors.ShouldContain(e => e.Contains("template istio-system/histogram: metadata.name: template 'histogram' is not compiled into this Mixer"));
+        errors.ShouldContain(e => e.Contains("template istio-system/listentry: descriptor: is not base64 text"));
+        (await runtime.ReportAsync(Batch(1), CancellationToken.None)).Errors.ShouldBeEmpty();
+        _spy.Received<Wire.Metric.HandleMetricRequest>().ShouldHaveSingleItem().Instances[0].Name.ShouldBe("viaresource.instance.istio-system");
+    }
+
+    [Fact]
     public void ParamsCodec_DecodesWhatItEncodes()
     {
         var codec = ParamsCodec.FromAdapterConfig(SpyAdapterServer.ParamsDescriptorBase64, out var error).ShouldNotBeNull(error);
