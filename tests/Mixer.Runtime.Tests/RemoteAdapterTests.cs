@@ -647,6 +647,20 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HandlersOfOneAddress_ShareOneChannel_ClosedWithTheLastOfThem()
+    {
+        var second = Handler().Replace("name: h1,", "name: h2,", StringComparison.Ordinal);
+        var runtime = await StartAsync(Adapter() + Handler() + second + Rule("a", "[cn]") + Rule("b", "[le]", handler: "h2"));
+
+        (await runtime.CheckAsync(Bag(), CancellationToken.None)).StatusCode.ShouldBe(0);
+        Mixer.Runtime.Remote.RemoteChannels.OpenCount.ShouldBe(1);
+
+        await runtime.DisposeAsync();
+        _runtime = null;
+        Mixer.Runtime.Remote.RemoteChannels.OpenCount.ShouldBe(0);
+    }
+
+    [Fact]
     public void ParamsCodec_DecodesWhatItEncodes()
     {
         var codec = ParamsCodec.FromAdapterConfig(SpyAdapterServer.ParamsDescriptorBase64, out var error).ShouldNotBeNull(error);
