@@ -9,8 +9,8 @@ namespace Mixer.Client;
 /// first set is sent whole, each later one only with the attributes that were added or whose value
 /// changed since the set before it. All sets share one word list, sent once as
 /// <c>default_words</c>. Not thread-safe: one builder per batch being filled. The builder keeps the
-/// values of the last set to compare the next one with (no copy, on the report hot path): do not
-/// change a set's values after adding it.
+/// last set to compare the next one with (no copy, on the report hot path): do not change a set
+/// after adding it.
 /// </summary>
 /// <remarks>
 /// Delta encoding cannot say "this attribute is gone". As Istio's proxy does, a set that lacks an
@@ -33,11 +33,12 @@ public sealed class ReportBatchBuilder
     private const int Delimited = 2;
 
     private readonly AttributeCompressor _compressor;
-    private readonly Dictionary<string, AttributeValue> _previous = new(StringComparer.Ordinal);
     private readonly List<KeyValuePair<string, AttributeValue>> _changed = [];
     private readonly WireWriter _element = new(1024);
     private readonly WireWriter _body = new();
+    private Attributes? _last;
     private WordTable? _words;
+    private WordTable? _spareWords;
     private int _count;
 
     internal ReportBatchBuilder(AttributeCompressor compressor) => _compressor = compressor;
@@ -55,9 +56,14 @@ public sealed class ReportBatchBuilder
         ArgumentNullException.ThrowIfNull(attributes);
 
         // One pass: check every value, find what changed, and count how many of the previous set's
-        // names this set has (its names are distinct, so all of them iff the count matches).
+        // names this set has (its names are distinct, so all of them iff the count matches). The
+        // previous state is the last set added: it held every name of the one before it. Sets built
+        // the same way list their names in the same order, so the previous set is walked alongside
+        // and a name found at the same place (the same string, usually) costs no hash lookup.
         _changed.Clear();
         var kept = 0;
+        var previous = _last?.Attributes_;
+        using var walk = previous?.GetEnumerator();
         foreach (var attribute in attributes.Attributes_)
         {
             var value = attribute.Value;
@@ -67,26 +73,43 @@ public sealed class ReportBatchBuilder
                 throw new ArgumentException($"attribute '{attribute.Key}' has no value: set one of its typed fields", nameof(attributes));
             }
 
-            if (_previous.TryGetValue(attribute.Key, out var before))
+            if (previous is not null)
             {
-                kept++;
-                if (ReferenceEquals(before, value) || before.Equals(value))
+                AttributeValue? before;
+                if (walk!.MoveNext() && (ReferenceEquals(walk.Current.Key, attribute.Key) || walk.Current.Key == attribute.Key))
                 {
-                    continue;
+                    before = walk.Current.Value;
+                }
+                else if (!previous.TryGetValue(attribute.Key, out before))
+                {
+                    before = null;
+                }
+
+                if (before is not null)
+                {
+                    kept++;
+                    if (ReferenceEquals(before, value) || before.Equals(value))
+                    {
+                        continue;
+                    }
                 }
             }
 
             _changed.Add(attribute);
         }
 
-        if (kept != _previous.Count)
+        if (kept != (previous?.Count ?? 0))
         {
             _changed.Clear();
             return false;
         }
 
         // The word count is fixed when the batch starts: its indexes and its global_word_count must agree.
-        _words ??= new WordTable(_compressor.GlobalWordCount);
+        if (_words is null)
+        {
+            _words = _spareWords ?? new WordTable(0);
+            _words.Reset(_compressor.GlobalWordCount);
+        }
         _element.Reset();
         for (var field = FieldStrings; field <= FieldStringMaps; field++)
         {
@@ -99,11 +122,7 @@ public sealed class ReportBatchBuilder
             }
         }
 
-        foreach (var (name, value) in _changed)
-        {
-            _previous[name] = value;
-        }
-
+        _last = attributes;
         _changed.Clear();
         _body.Tag(RequestAttributes, Delimited);
         _body.Bytes(_element.Written);
@@ -141,7 +160,8 @@ public sealed class ReportBatchBuilder
         // DELTA_ENCODING is the enum's zero: a proto3 default, not written.
         var (buffer, length) = _body.Detach(Math.Max(4096, _body.Length));
         var result = new EncodedReport(buffer, length, _count);
-        _previous.Clear();
+        _last = null;
+        _spareWords = words ?? _spareWords;
         _words = null;
         _count = 0;
         return result;

@@ -25,6 +25,8 @@ public sealed class ReportBatchOptions
 /// </summary>
 public sealed class ReportBatcher : IAsyncDisposable
 {
+    private static readonly TimeSpan NapInterval = TimeSpan.FromMilliseconds(10);
+
     private readonly Channel<Attributes> _pending;
     private readonly Func<EncodedReport, CancellationToken, Task> _send;
     private readonly AttributeCompressor _compressor;
@@ -130,24 +132,22 @@ public sealed class ReportBatcher : IAsyncDisposable
     {
         var reader = _pending.Reader;
         var batch = _compressor.CreateReportBatch();
+        var maxDelay = (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (!reader.TryRead(out var first))
-            {
-                continue;
-            }
-
             // The age limit runs from the first set of the batch, as in Istio.
-            var deadline = _time.GetTimestamp() + (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
-            AddOrFlush(batch, first, out var flushed);
-            await SendAllAsync(flushed).ConfigureAwait(false);
-            while (batch.Count > 0 && batch.Count < _options.MaxSetsPerBatch)
+            var deadline = _time.GetTimestamp() + maxDelay;
+            while (true)
             {
-                if (reader.TryRead(out var next))
+                while (batch.Count < _options.MaxSetsPerBatch && reader.TryRead(out var next))
                 {
-                    AddOrFlush(batch, next, out flushed);
+                    AddOrFlush(batch, next, out var flushed);
                     await SendAllAsync(flushed).ConfigureAwait(false);
-                    continue;
+                }
+
+                if (batch.Count == 0 || batch.Count >= _options.MaxSetsPerBatch || reader.Completion.IsCompleted)
+                {
+                    break;
                 }
 
                 var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
@@ -156,13 +156,13 @@ public sealed class ReportBatcher : IAsyncDisposable
                     break;
                 }
 
-                using var wait = new CancellationTokenSource(left, _time);
+                // Nap instead of waiting on the channel: a reader waiting there is woken (a thread-pool
+                // dispatch, often a thread woken up) by every set written, i.e. once per request. A
+                // short nap wakes this loop a hundred times a second at most, and the buffer fills by
+                // only a nap's worth of sets meanwhile.
                 try
                 {
-                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
-                    {
-                        break;
-                    }
+                    await Task.Delay(left < NapInterval ? left : NapInterval, _time, _stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

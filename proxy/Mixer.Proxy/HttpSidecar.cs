@@ -19,6 +19,9 @@ internal sealed partial class HttpSidecar
 {
     private static readonly AttributeValue s_http = new() { StringValue = "http" };
     private static readonly AttributeValue s_grpc = new() { StringValue = "grpc" };
+    private static readonly AttributeValue s_true = new() { BoolValue = true };
+    private static readonly AttributeValue s_false = new() { BoolValue = false };
+    private static readonly string[] s_statusText = [.. Enumerable.Range(0, 600).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
     private static readonly ForwarderRequestConfig s_http11 = new() { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
     private static readonly ForwarderRequestConfig s_http2 = new() { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
@@ -200,12 +203,14 @@ internal sealed partial class HttpSidecar
             headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
         }
 
-        headers.Entries[":status"] = response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var code = response.StatusCode;
+        headers.Entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
         map["response.headers"] = new AttributeValue { StringMapValue = headers };
         if (check is not null)
         {
-            map["check.cache_hit"] = new AttributeValue { BoolValue = check.CheckCacheHit };
-            map["quota.cache_hit"] = new AttributeValue { BoolValue = check.QuotaCacheHit };
+            // Shared values (never changed): the report batcher sees the same object and skips it in the delta.
+            map["check.cache_hit"] = check.CheckCacheHit ? s_true : s_false;
+            map["quota.cache_hit"] = check.QuotaCacheHit ? s_true : s_false;
             if (!check.IsOk)
             {
                 map["check.error_code"] = new AttributeValue { Int64Value = check.Status.Code };

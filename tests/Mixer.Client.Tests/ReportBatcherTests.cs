@@ -85,6 +85,25 @@ public sealed class ReportBatcherTests
         batcher.SentSets.ShouldBe(0);
     }
 
+    [Fact]
+    public async Task Enqueue_SetWithAnEmptyValue_IsCountedAsDropped_AndTheOthersAreStillSent()
+    {
+        var sent = new ConcurrentQueue<ReportRequest>();
+        await using var batcher = new ReportBatcher((r, _) => { sent.Enqueue(r); return Task.CompletedTask; }, new AttributeCompressor(), new ReportBatchOptions { MaxDelay = TimeSpan.FromMilliseconds(50) });
+        var empty = Set(1);
+        empty.Attributes_["request.size"] = new Attributes.Types.AttributeValue();
+
+        batcher.Enqueue(Set(0));
+        batcher.Enqueue(empty);
+        batcher.Enqueue(Set(2));
+        await batcher.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        batcher.Invalid.ShouldBe(1);
+        batcher.Dropped.ShouldBe(1);
+        batcher.SentSets.ShouldBe(2);
+        sent.Sum(r => r.Attributes.Count).ShouldBe(2);
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
