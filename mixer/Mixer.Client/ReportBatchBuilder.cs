@@ -43,6 +43,9 @@ public sealed class ReportBatchBuilder
 
     internal ReportBatchBuilder(AttributeCompressor compressor) => _compressor = compressor;
 
+    /// <summary>Called with the set before the last one each time a set is added, and with the last one when the batch is built.</summary>
+    internal Action<Attributes>? Released { get; set; }
+
     /// <summary>How many sets the batch holds.</summary>
     public int Count => _count;
 
@@ -122,8 +125,14 @@ public sealed class ReportBatchBuilder
             }
         }
 
+        var released = _last;
         _last = attributes;
         _changed.Clear();
+        if (released is not null && !ReferenceEquals(released, attributes))
+        {
+            Released?.Invoke(released);
+        }
+
         _body.Tag(RequestAttributes, Delimited);
         _body.Bytes(_element.Written);
         _count++;
@@ -160,6 +169,11 @@ public sealed class ReportBatchBuilder
         // DELTA_ENCODING is the enum's zero: a proto3 default, not written.
         var (buffer, length) = _body.Detach(Math.Max(4096, _body.Length));
         var result = new EncodedReport(buffer, length, _count);
+        if (_last is { } last)
+        {
+            Released?.Invoke(last);
+        }
+
         _last = null;
         _spareWords = words ?? _spareWords;
         _words = null;

@@ -14,6 +14,13 @@ public sealed class ReportBatchOptions
 
     /// <summary>Sets waiting to be encoded beyond this are dropped and counted (Istio has no bound).</summary>
     public int MaxPendingSets { get; set; } = 10000;
+
+    /// <summary>
+    /// Called on the batcher's thread with each queued set once the batcher holds it no more (it is
+    /// encoded, and the set after it has been compared with it): the caller may clear and reuse it.
+    /// Sets that were dropped are not handed back. Null (the default): nothing is called.
+    /// </summary>
+    public Action<Attributes>? Released { get; set; }
 }
 
 /// <summary>
@@ -132,6 +139,7 @@ public sealed class ReportBatcher : IAsyncDisposable
     {
         var reader = _pending.Reader;
         var batch = _compressor.CreateReportBatch();
+        batch.Released = _options.Released;
         var maxDelay = (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {

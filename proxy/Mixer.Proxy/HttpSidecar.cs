@@ -139,8 +139,8 @@ internal sealed partial class HttpSidecar
         var map = attributes.Attributes_;
         connection.AddTo(map, context.Connection);
 
-        var headers = new Attributes.Types.StringMap();
-        var entries = headers.Entries;
+        var headersValue = AttributeSets.RentHeaders();
+        var entries = headersValue.StringMapValue.Entries;
         foreach (var (name, values) in request.Headers)
         {
             // Header names are case-insensitive; Istio's attribute keys are lower case.
@@ -160,7 +160,7 @@ internal sealed partial class HttpSidecar
             request.Headers["x-request-id"] = requestId;
         }
 
-        map["request.headers"] = new AttributeValue { StringMapValue = headers };
+        map["request.headers"] = headersValue;
         map["request.id"] = new AttributeValue { StringValue = requestId };
         map["request.path"] = new AttributeValue { StringValue = path };
         map["request.host"] = new AttributeValue { StringValue = host };
@@ -197,7 +197,8 @@ internal sealed partial class HttpSidecar
         map["response.size"] = new AttributeValue { Int64Value = counter?.Written ?? response.ContentLength ?? 0 };
         map["response.duration"] = new AttributeValue { DurationValue = Duration.FromTimeSpan(Stopwatch.GetElapsedTime(started)) };
         map["response.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
-        var headers = new Attributes.Types.StringMap();
+        var headersValue = AttributeSets.RentHeaders();
+        var headers = headersValue.StringMapValue;
         foreach (var (name, values) in response.Headers)
         {
             headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
@@ -205,7 +206,7 @@ internal sealed partial class HttpSidecar
 
         var code = response.StatusCode;
         headers.Entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        map["response.headers"] = new AttributeValue { StringMapValue = headers };
+        map["response.headers"] = headersValue;
         if (check is not null)
         {
             // Shared values (never changed): the report batcher sees the same object and skips it in the delta.
