@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Grpc.Core;
 using Istio.Mixer.V1;
 using RpcStatus = Google.Rpc.Status;
@@ -64,7 +65,25 @@ public sealed record CheckResult(RpcStatus Status, RouteDirective? RouteDirectiv
 /// </summary>
 public sealed class MixerClient : IAsyncDisposable
 {
+    // Report with the batcher's own wire bytes: the request is never built as a message object.
+    private static readonly Method<EncodedReport, ReportResponse> s_rawReport = new(
+        MethodType.Unary,
+        "istio.mixer.v1.Mixer",
+        "Report",
+        Marshallers.Create<EncodedReport>(
+            static (report, context) =>
+            {
+                context.SetPayloadLength(report.Length);
+                var writer = context.GetBufferWriter();
+                report.Bytes.CopyTo(writer.GetSpan(report.Length));
+                writer.Advance(report.Length);
+                context.Complete();
+            },
+            static _ => throw new NotSupportedException("the client never reads Report requests")),
+        Marshallers.Create(static (ReportResponse r) => r.ToByteArray(), static bytes => ReportResponse.Parser.ParseFrom(bytes)));
+
     private readonly Istio.Mixer.V1.Mixer.MixerClient _rpc;
+    private readonly CallInvoker? _invoker;
     private readonly CheckCache? _checkCache;
     private readonly QuotaCache? _quotaCache;
     private readonly string _dedupBase = Guid.NewGuid().ToString("N") + "-";
@@ -81,7 +100,17 @@ public sealed class MixerClient : IAsyncDisposable
         time ??= TimeProvider.System;
         _checkCache = Options.CheckCacheEntries > 0 ? new CheckCache(Options.CheckCacheEntries, time) : null;
         _quotaCache = Options.QuotaCache ? new QuotaCache(Options.QuotaPrefetch, time) : null;
-        Reports = new ReportBatcher(SendReportAsync, Compressor, Options.ReportBatch, time);
+        Reports = new ReportBatcher(Compressor, SendReportAsync, Options.ReportBatch, time);
+    }
+
+    /// <summary>
+    /// A client calling Mixer through <paramref name="invoker"/> (e.g. <c>channel.CreateCallInvoker()</c>);
+    /// Report batches then go out as the bytes the batcher wrote, with no message object in between.
+    /// </summary>
+    public MixerClient(CallInvoker invoker, MixerClientOptions? options = null, TimeProvider? time = null)
+        : this(new Istio.Mixer.V1.Mixer.MixerClient(invoker ?? throw new ArgumentNullException(nameof(invoker))), options, time)
+    {
+        _invoker = invoker;
     }
 
     /// <summary>The settings.</summary>
@@ -326,13 +355,24 @@ public sealed class MixerClient : IAsyncDisposable
         }
     }
 
-    private async Task SendReportAsync(ReportRequest request, CancellationToken cancellationToken)
+    private async Task SendReportAsync(EncodedReport report, CancellationToken cancellationToken)
     {
+        // A client built on a typed stub (a test double, say) gets the request as a message.
+        var request = _invoker is null ? report.ToRequest() : null;
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await _rpc.ReportAsync(request, deadline: DateTime.UtcNow + Options.ReportTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var deadline = DateTime.UtcNow + Options.ReportTimeout;
+                if (request is not null)
+                {
+                    await _rpc.ReportAsync(request, deadline: deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _invoker!.AsyncUnaryCall(s_rawReport, null, new CallOptions(deadline: deadline, cancellationToken: cancellationToken), report).ConfigureAwait(false);
+                }
+
                 return;
             }
             catch (RpcException e) when (AttributeCompressor.IsInvalidDictionaryError(e.Status))

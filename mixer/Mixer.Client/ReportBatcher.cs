@@ -14,6 +14,13 @@ public sealed class ReportBatchOptions
 
     /// <summary>Sets waiting to be encoded beyond this are dropped and counted (Istio has no bound).</summary>
     public int MaxPendingSets { get; set; } = 10000;
+
+    /// <summary>
+    /// Called on the batcher's thread with each queued set once the batcher holds it no more (it is
+    /// encoded, and the set after it has been compared with it): the caller may clear and reuse it.
+    /// Sets that were dropped are not handed back. Null (the default): nothing is called.
+    /// </summary>
+    public Action<Attributes>? Released { get; set; }
 }
 
 /// <summary>
@@ -25,8 +32,10 @@ public sealed class ReportBatchOptions
 /// </summary>
 public sealed class ReportBatcher : IAsyncDisposable
 {
+    private static readonly TimeSpan NapInterval = TimeSpan.FromMilliseconds(10);
+
     private readonly Channel<Attributes> _pending;
-    private readonly Func<ReportRequest, CancellationToken, Task> _send;
+    private readonly Func<EncodedReport, CancellationToken, Task> _send;
     private readonly AttributeCompressor _compressor;
     private readonly ReportBatchOptions _options;
     private readonly TimeProvider _time;
@@ -38,6 +47,7 @@ public sealed class ReportBatcher : IAsyncDisposable
     private long _sentSets;
     private long _requests;
     private long _failedSets;
+    private long _invalid;
     private int _inFlight;
 
     /// <summary>
@@ -45,6 +55,12 @@ public sealed class ReportBatcher : IAsyncDisposable
     /// request was not delivered, so the sets are counted as failed).
     /// </summary>
     public ReportBatcher(Func<ReportRequest, CancellationToken, Task> send, AttributeCompressor compressor, ReportBatchOptions? options = null, TimeProvider? time = null)
+        : this(compressor, ToRequest(send ?? throw new ArgumentNullException(nameof(send))), options, time)
+    {
+    }
+
+    /// <summary>A batcher that hands the wire bytes of every built request to <paramref name="send"/>.</summary>
+    internal ReportBatcher(AttributeCompressor compressor, Func<EncodedReport, CancellationToken, Task> send, ReportBatchOptions? options = null, TimeProvider? time = null)
     {
         _send = send ?? throw new ArgumentNullException(nameof(send));
         _compressor = compressor ?? throw new ArgumentNullException(nameof(compressor));
@@ -63,7 +79,7 @@ public sealed class ReportBatcher : IAsyncDisposable
     /// <summary>Sets accepted for reporting.</summary>
     public long Enqueued => Interlocked.Read(ref _enqueued);
 
-    /// <summary>Sets dropped because the buffer was full (or the batcher stopped).</summary>
+    /// <summary>Sets dropped because the buffer was full, the batcher had stopped, or a value was empty.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Sets delivered to Mixer.</summary>
@@ -71,6 +87,9 @@ public sealed class ReportBatcher : IAsyncDisposable
 
     /// <summary>Sets in batches Mixer did not accept.</summary>
     public long FailedSets => Interlocked.Read(ref _failedSets);
+
+    /// <summary>Sets refused because an attribute had no value (counted in <see cref="Dropped"/> too).</summary>
+    public long Invalid => Interlocked.Read(ref _invalid);
 
     /// <summary>Report requests made.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -120,24 +139,23 @@ public sealed class ReportBatcher : IAsyncDisposable
     {
         var reader = _pending.Reader;
         var batch = _compressor.CreateReportBatch();
+        batch.Released = _options.Released;
+        var maxDelay = (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (!reader.TryRead(out var first))
-            {
-                continue;
-            }
-
             // The age limit runs from the first set of the batch, as in Istio.
-            var deadline = _time.GetTimestamp() + (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
-            AddOrFlush(batch, first, out var flushed);
-            await SendAllAsync(flushed).ConfigureAwait(false);
-            while (batch.Count > 0 && batch.Count < _options.MaxSetsPerBatch)
+            var deadline = _time.GetTimestamp() + maxDelay;
+            while (true)
             {
-                if (reader.TryRead(out var next))
+                while (batch.Count < _options.MaxSetsPerBatch && reader.TryRead(out var next))
                 {
-                    AddOrFlush(batch, next, out flushed);
+                    AddOrFlush(batch, next, out var flushed);
                     await SendAllAsync(flushed).ConfigureAwait(false);
-                    continue;
+                }
+
+                if (batch.Count == 0 || batch.Count >= _options.MaxSetsPerBatch || reader.Completion.IsCompleted)
+                {
+                    break;
                 }
 
                 var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
@@ -146,13 +164,13 @@ public sealed class ReportBatcher : IAsyncDisposable
                     break;
                 }
 
-                using var wait = new CancellationTokenSource(left, _time);
+                // Nap instead of waiting on the channel: a reader waiting there is woken (a thread-pool
+                // dispatch, often a thread woken up) by every set written, i.e. once per request. A
+                // short nap wakes this loop a hundred times a second at most, and the buffer fills by
+                // only a nap's worth of sets meanwhile.
                 try
                 {
-                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
-                    {
-                        break;
-                    }
+                    await Task.Delay(left < NapInterval ? left : NapInterval, _time, _stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -162,30 +180,39 @@ public sealed class ReportBatcher : IAsyncDisposable
 
             if (batch.Count > 0)
             {
-                var count = batch.Count;
-                await SendAsync(batch.Build(), count).ConfigureAwait(false);
+                await SendAsync(batch.BuildEncoded()).ConfigureAwait(false);
             }
         }
     }
 
-    private static void AddOrFlush(ReportBatchBuilder batch, Attributes set, out (ReportRequest Request, int Count)? flushed)
+    private void AddOrFlush(ReportBatchBuilder batch, Attributes set, out EncodedReport? flushed)
     {
         flushed = null;
-        if (!batch.TryAdd(set))
+        try
         {
-            // Delta encoding cannot remove an attribute: send what is there, start again with this set.
-            var count = batch.Count;
-            flushed = (batch.Build(), count);
-            batch.TryAdd(set);
+            if (!batch.TryAdd(set))
+            {
+                // Delta encoding cannot remove an attribute: send what is there, start again with this set.
+                flushed = batch.BuildEncoded();
+                batch.TryAdd(set);
+            }
+        }
+        catch (ArgumentException)
+        {
+            // A set with an empty value cannot go on the wire; the batch is unchanged. Counted, not lost silently.
+            Interlocked.Increment(ref _invalid);
+            Interlocked.Increment(ref _dropped);
+            Done(1);
         }
     }
 
-    private Task SendAllAsync((ReportRequest Request, int Count)? flushed) =>
-        flushed is { } f ? SendAsync(f.Request, f.Count) : Task.CompletedTask;
+    private Task SendAllAsync(EncodedReport? flushed) =>
+        flushed is not null ? SendAsync(flushed) : Task.CompletedTask;
 
-    private async Task SendAsync(ReportRequest request, int count)
+    private async Task SendAsync(EncodedReport request)
     {
         Interlocked.Increment(ref _requests);
+        var count = request.Sets;
         try
         {
             await _send(request, _stop.Token).ConfigureAwait(false);
@@ -197,9 +224,13 @@ public sealed class ReportBatcher : IAsyncDisposable
         }
         finally
         {
+            request.Dispose();
             Done(count);
         }
     }
+
+    private static Func<EncodedReport, CancellationToken, Task> ToRequest(Func<ReportRequest, CancellationToken, Task> send) =>
+        (encoded, token) => send(encoded.ToRequest(), token);
 
     private void Done(int count)
     {

@@ -12,7 +12,15 @@ internal sealed class WordTable(int globalWordCount)
     private readonly List<string> _words = [];
     private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
 
-    public int GlobalWordCount { get; } = globalWordCount;
+    public int GlobalWordCount { get; private set; } = globalWordCount;
+
+    /// <summary>Empty again, for the next message, keeping the room it grew (a report batch has thousands of words).</summary>
+    public void Reset(int globalWordCount)
+    {
+        GlobalWordCount = globalWordCount;
+        _words.Clear();
+        _slots.Clear();
+    }
 
     /// <summary>The message words assigned so far, in slot order.</summary>
     public IReadOnlyList<string> Words => _words;

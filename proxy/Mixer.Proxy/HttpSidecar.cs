@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Google.Protobuf.WellKnownTypes;
 using Istio.Mixer.V1;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Mixer.Client;
 using Yarp.ReverseProxy.Forwarder;
@@ -18,6 +19,9 @@ internal sealed partial class HttpSidecar
 {
     private static readonly AttributeValue s_http = new() { StringValue = "http" };
     private static readonly AttributeValue s_grpc = new() { StringValue = "grpc" };
+    private static readonly AttributeValue s_true = new() { BoolValue = true };
+    private static readonly AttributeValue s_false = new() { BoolValue = false };
+    private static readonly string[] s_statusText = [.. Enumerable.Range(0, 600).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
     private static readonly ForwarderRequestConfig s_http11 = new() { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
     private static readonly ForwarderRequestConfig s_http2 = new() { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
@@ -53,7 +57,7 @@ internal sealed partial class HttpSidecar
 
     public ListenerConfig Listener => _listener;
 
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync(HttpContext context, SidecarConnection connection)
     {
         _metrics.Requests.Add(1);
         var version = context.Request.Protocol == "HTTP/2" ? s_http2 : s_http11;
@@ -66,7 +70,7 @@ internal sealed partial class HttpSidecar
 
         var started = Stopwatch.GetTimestamp();
         var now = DateTimeOffset.UtcNow;
-        var attributes = RequestAttributes(context, now);
+        var attributes = RequestAttributes(context, connection, now);
         CheckResult? check = null;
         if (_check)
         {
@@ -93,10 +97,17 @@ internal sealed partial class HttpSidecar
         }
 
         CountingStream? counter = null;
+        CountingReadStream? requestBody = null;
         if (_report)
         {
             counter = new CountingStream(context.Response.Body);
             context.Response.Body = counter;
+            if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+            {
+                // request.size is the body bytes forwarded: a chunked body has no Content-Length to read it from.
+                requestBody = new CountingReadStream(context.Request.Body);
+                context.Request.Body = requestBody;
+            }
         }
 
         var operations = check?.RouteDirective?.ResponseHeaderOperations;
@@ -112,21 +123,24 @@ internal sealed partial class HttpSidecar
             context.Response.Body = counter.Inner;
         }
 
+        if (requestBody is not null)
+        {
+            context.Request.Body = requestBody.Inner;
+            attributes.Attributes_["request.size"] = new AttributeValue { Int64Value = requestBody.BytesRead };
+        }
+
         Report(context, attributes, check, started, counter);
     }
 
-    private Attributes RequestAttributes(HttpContext context, DateTimeOffset now)
+    private Attributes RequestAttributes(HttpContext context, SidecarConnection connection, DateTimeOffset now)
     {
         var request = context.Request;
         var attributes = _shared.NewSet();
         var map = attributes.Attributes_;
-        var connection = context.Connection;
-        map["source.ip"] = ListenerAttributes.Ip(connection.RemoteIpAddress);
-        map["source.port"] = new AttributeValue { Int64Value = connection.RemotePort };
-        map["connection.id"] = new AttributeValue { StringValue = connection.Id };
+        connection.AddTo(map, context.Connection);
 
-        var headers = new Attributes.Types.StringMap();
-        var entries = headers.Entries;
+        var headersValue = AttributeSets.RentHeaders();
+        var entries = headersValue.StringMapValue.Entries;
         foreach (var (name, values) in request.Headers)
         {
             // Header names are case-insensitive; Istio's attribute keys are lower case.
@@ -141,12 +155,12 @@ internal sealed partial class HttpSidecar
         if (!entries.TryGetValue("x-request-id", out var requestId))
         {
             // As Envoy does: every request gets an id, and the application sees it.
-            requestId = Guid.NewGuid().ToString();
+            requestId = RequestIds.Next();
             entries["x-request-id"] = requestId;
             request.Headers["x-request-id"] = requestId;
         }
 
-        map["request.headers"] = new AttributeValue { StringMapValue = headers };
+        map["request.headers"] = headersValue;
         map["request.id"] = new AttributeValue { StringValue = requestId };
         map["request.path"] = new AttributeValue { StringValue = path };
         map["request.host"] = new AttributeValue { StringValue = host };
@@ -183,18 +197,21 @@ internal sealed partial class HttpSidecar
         map["response.size"] = new AttributeValue { Int64Value = counter?.Written ?? response.ContentLength ?? 0 };
         map["response.duration"] = new AttributeValue { DurationValue = Duration.FromTimeSpan(Stopwatch.GetElapsedTime(started)) };
         map["response.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
-        var headers = new Attributes.Types.StringMap();
+        var headersValue = AttributeSets.RentHeaders();
+        var headers = headersValue.StringMapValue;
         foreach (var (name, values) in response.Headers)
         {
             headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
         }
 
-        headers.Entries[":status"] = response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        map["response.headers"] = new AttributeValue { StringMapValue = headers };
+        var code = response.StatusCode;
+        headers.Entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        map["response.headers"] = headersValue;
         if (check is not null)
         {
-            map["check.cache_hit"] = new AttributeValue { BoolValue = check.CheckCacheHit };
-            map["quota.cache_hit"] = new AttributeValue { BoolValue = check.QuotaCacheHit };
+            // Shared values (never changed): the report batcher sees the same object and skips it in the delta.
+            map["check.cache_hit"] = check.CheckCacheHit ? s_true : s_false;
+            map["quota.cache_hit"] = check.QuotaCacheHit ? s_true : s_false;
             if (!check.IsOk)
             {
                 map["check.error_code"] = new AttributeValue { Int64Value = check.Status.Code };
@@ -299,6 +316,105 @@ internal sealed partial class HttpSidecar
             return result;
         }
     }
+}
+
+/// <summary>
+/// One downstream connection of an HTTP listener: its sidecar, and the attributes every request on
+/// it shares (source.ip, source.port, connection.id), built by its first request and then reused.
+/// </summary>
+internal sealed class SidecarConnection(HttpSidecar sidecar)
+{
+    private AttributeValue? _sourceIp;
+    private AttributeValue? _sourcePort;
+    private AttributeValue? _connectionId;
+
+    public HttpSidecar Sidecar { get; } = sidecar;
+
+    public void AddTo(Google.Protobuf.Collections.MapField<string, AttributeValue> map, ConnectionInfo connection)
+    {
+        // Requests of one HTTP/2 connection may run at once: each field is written once, with equal values.
+        map["source.ip"] = _sourceIp ??= ListenerAttributes.Ip(connection.RemoteIpAddress);
+        map["source.port"] = _sourcePort ??= new AttributeValue { Int64Value = connection.RemotePort };
+        map["connection.id"] = _connectionId ??= new AttributeValue { StringValue = connection.Id };
+    }
+}
+
+/// <summary>
+/// Request ids as Envoy makes them (random UUIDs, version 4), from random bytes drawn 32 ids at a
+/// time per thread instead of one system call per request.
+/// </summary>
+internal static class RequestIds
+{
+    private const int Batch = 32;
+
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_next;
+
+    public static string Next()
+    {
+        var random = t_random ??= new byte[16 * Batch];
+        if (t_next == 0)
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(random);
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        random.AsSpan(t_next * 16, 16).CopyTo(bytes);
+        t_next = (t_next + 1) % Batch;
+
+        // RFC 4122 version 4: the version nibble in the third group (byte 7 of Guid's layout), variant 10xx.
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40);
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes).ToString();
+    }
+}
+
+/// <summary>Counts the bytes of the request body on their way to the application (request.size).</summary>
+internal sealed class CountingReadStream(Stream inner) : Stream
+{
+    public Stream Inner { get; } = inner;
+
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var n = Inner.Read(buffer, offset, count);
+        BytesRead += n;
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        BytesRead += n;
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>Counts the bytes of the response body on their way to the client (response.size).</summary>

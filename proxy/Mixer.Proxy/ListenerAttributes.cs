@@ -76,7 +76,7 @@ internal sealed class ListenerAttributes
     /// <summary>A new set holding the listener's shared attributes.</summary>
     public Attributes NewSet()
     {
-        var attributes = new Attributes();
+        var attributes = AttributeSets.Rent();
         var map = attributes.Attributes_;
         foreach (var (k, v) in _static)
         {
@@ -95,5 +95,77 @@ internal sealed class ListenerAttributes
         }
 
         return new AttributeValue { BytesValue = ByteString.CopyFrom(address.GetAddressBytes()) };
+    }
+}
+
+/// <summary>
+/// Attribute sets handed back by the report batcher once it is done with them, to be filled again:
+/// a set's map keeps the room it grew to (forty-odd attributes cost a dictionary grown five times
+/// over when every request starts from an empty one), and so do the request.headers and
+/// response.headers maps in it, which only the HTTP sidecar sets, one pair per request, shared with
+/// nothing. Bounded; thread-safe.
+/// </summary>
+internal static class AttributeSets
+{
+    private const int MaxKept = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<Attributes> s_free = new();
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<AttributeValue> s_freeHeaders = new();
+    private static int s_count;
+    private static int s_headerCount;
+
+    /// <summary>An empty string-map value for request.headers or response.headers.</summary>
+    public static AttributeValue RentHeaders()
+    {
+        if (s_freeHeaders.TryDequeue(out var value))
+        {
+            Interlocked.Decrement(ref s_headerCount);
+            return value;
+        }
+
+        return new AttributeValue { StringMapValue = new Attributes.Types.StringMap() };
+    }
+
+    public static Attributes Rent()
+    {
+        if (s_free.TryDequeue(out var set))
+        {
+            Interlocked.Decrement(ref s_count);
+            return set;
+        }
+
+        return new Attributes();
+    }
+
+    /// <summary>Takes back a set no one holds any more (the values it held are not touched: others may share them).</summary>
+    public static void Return(Attributes set)
+    {
+        var map = set.Attributes_;
+        ReturnHeaders(map, "request.headers");
+        ReturnHeaders(map, "response.headers");
+        map.Clear();
+        if (Interlocked.Increment(ref s_count) <= MaxKept)
+        {
+            s_free.Enqueue(set);
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_count);
+        }
+    }
+
+    private static void ReturnHeaders(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
+    {
+        if (map.TryGetValue(name, out var value) && value.ValueCase == AttributeValue.ValueOneofCase.StringMapValue)
+        {
+            value.StringMapValue.Entries.Clear();
+            if (Interlocked.Increment(ref s_headerCount) <= MaxKept * 2)
+            {
+                s_freeHeaders.Enqueue(value);
+            }
+            else
+            {
+                Interlocked.Decrement(ref s_headerCount);
+            }
+        }
     }
 }

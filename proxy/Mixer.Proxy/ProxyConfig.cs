@@ -157,6 +157,9 @@ internal sealed class ProxyConfig
 
     public int CheckTimeoutMs { get; set; } = 1000;
 
+    /// <summary>How often a TCP connection that stays open is reported (<c>connection.event: continue</c>); Istio's <c>report_interval</c>, 10 s.</summary>
+    public int TcpReportIntervalMs { get; set; } = 10_000;
+
     /// <summary>host:port of the admin endpoint (/metrics, /healthz); empty: none.</summary>
     public string Admin { get; set; } = "";
 
@@ -276,6 +279,16 @@ internal sealed class ProxyConfig
         if (Policy.Replace("-", "_", StringComparison.Ordinal).ToUpperInvariant() is not ("FAIL_OPEN" or "FAIL_CLOSE"))
         {
             errors.Add($"policy: '{Policy}' must be FAIL_OPEN or FAIL_CLOSE");
+        }
+
+        if (CheckTimeoutMs <= 0)
+        {
+            errors.Add($"checkTimeoutMs: {CheckTimeoutMs} must be a positive number of milliseconds");
+        }
+
+        if (TcpReportIntervalMs <= 0)
+        {
+            errors.Add($"tcpReportIntervalMs: {TcpReportIntervalMs} must be a positive number of milliseconds (Istio's report_interval; 10000 by default)");
         }
 
         if (Admin.Length > 0 && !Endpoint.TryParse(Admin, out _))

@@ -55,6 +55,11 @@ internal static class ProxyHost
             logging(builder.Logging);
         }
 
+        // ASP.NET Core's hosting starts an Activity (and the forwarder's HttpClient a child one) for
+        // every request whenever its diagnostics logger is enabled at any level. The sidecar forwards
+        // trace headers untouched and logs nothing per request, so that work is pure cost: off.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+
         builder.Services.AddHttpForwarder();
         var metrics = new ProxyMetrics();
         GrpcChannel? channel = null;
@@ -71,7 +76,7 @@ internal static class ProxyHost
                     ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
                 },
             });
-            mixer = new MixerClient(new Istio.Mixer.V1.Mixer.MixerClient(channel), new MixerClientOptions
+            mixer = new MixerClient(channel.CreateCallInvoker(), new MixerClientOptions
             {
                 NetworkFailPolicy = config.FailPolicy,
                 CheckCacheEntries = config.CheckCache.MaxEntries,
@@ -82,6 +87,9 @@ internal static class ProxyHost
                     MaxSetsPerBatch = config.ReportBatch.MaxEntries,
                     MaxDelay = TimeSpan.FromMilliseconds(config.ReportBatch.MaxDelayMs),
                     MaxPendingSets = config.ReportBatch.MaxPending,
+
+                    // Every set the sidecar reports comes from AttributeSets and is not touched after Report.
+                    Released = AttributeSets.Return,
                 },
             });
         }
@@ -110,7 +118,10 @@ internal static class ProxyHost
                 var endpoint = Mixer.Proxy.Endpoint.Parse(l.Listen);
                 if (l.IsTcp)
                 {
-                    var tcp = new TcpSidecar(config, l, mixer, metrics, loggerFactory.CreateLogger<TcpSidecar>());
+                    var tcp = new TcpSidecar(config, l, mixer, metrics, loggerFactory.CreateLogger<TcpSidecar>())
+                    {
+                        ReportInterval = TimeSpan.FromMilliseconds(config.TcpReportIntervalMs),
+                    };
                     k.Listen(endpoint, o =>
                     {
                         bound[l.Name] = o;
@@ -127,7 +138,7 @@ internal static class ProxyHost
                         o.Protocols = l.Protocol == "http2" ? HttpProtocols.Http2 : HttpProtocols.Http1;
                         o.Use(next => connection =>
                         {
-                            connection.Items[ListenerKey] = http;
+                            connection.Items[ListenerKey] = new SidecarConnection(http);
                             return next(connection);
                         });
                     });
@@ -144,9 +155,9 @@ internal static class ProxyHost
         app.Run(context =>
         {
             var items = context.Features.Get<IConnectionItemsFeature>()?.Items;
-            if (items is not null && items.TryGetValue(ListenerKey, out var sidecar) && sidecar is HttpSidecar http)
+            if (items is not null && items.TryGetValue(ListenerKey, out var sidecar) && sidecar is SidecarConnection connection)
             {
-                return http.HandleAsync(context);
+                return connection.Sidecar.HandleAsync(context, connection);
             }
 
             return AdminAsync(context, metrics, mixer);

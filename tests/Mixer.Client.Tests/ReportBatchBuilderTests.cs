@@ -175,6 +175,56 @@ public sealed class ReportBatchBuilderTests
     }
 
     [Fact]
+    public void Batch_EveryValueType_DecodesAsTheCheckEncodingOfTheSameSet()
+    {
+        // The batch is written byte by byte, the Check request through Google.Protobuf: the server must read both alike.
+        static Attributes Typed(long n, string path) => new()
+        {
+            Attributes_ =
+            {
+                ["request.path"] = new() { StringValue = path },
+                ["request.empty"] = new() { StringValue = "" },
+                ["response.code"] = new() { Int64Value = n },
+                ["my.negative"] = new() { Int64Value = -n },
+                ["my.ratio"] = new() { DoubleValue = -n / 3.0 },
+                ["my.flag"] = new() { BoolValue = n % 2 == 0 },
+                ["source.ip"] = new() { BytesValue = ByteString.CopyFrom(10, 0, 0, (byte)n) },
+                ["request.time"] = new() { TimestampValue = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1_700_000_000 + n, Nanos = 123_456_789 } },
+                ["response.duration"] = new() { DurationValue = new Google.Protobuf.WellKnownTypes.Duration { Seconds = -n, Nanos = -5 } },
+                ["my.zero"] = new() { DurationValue = new Google.Protobuf.WellKnownTypes.Duration() },
+                ["request.headers"] = new() { StringMapValue = new Attributes.Types.StringMap { Entries = { [":path"] = path, ["x-n"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture), ["empty"] = "" } } },
+            },
+        };
+        Attributes[] sets = [Typed(200, "/a"), Typed(201, "/b"), Typed(201, "/b")];
+        var compressor = new AttributeCompressor();
+        var batch = compressor.CreateReportBatch();
+        foreach (var set in sets)
+        {
+            batch.TryAdd(set).ShouldBeTrue();
+        }
+
+        var request = ReportRequest.Parser.ParseFrom(batch.Build().ToByteArray());
+        ReportBatch.TryCreate(request, out var decoded, out var error).ShouldBeTrue(error);
+        var i = 0;
+        foreach (var bag in decoded.Bags())
+        {
+            // Each bag is read before the next set is applied (the decoder may reuse one bag).
+            var check = compressor.CreateCheckRequest(sets[i]);
+            ProtoBag.TryCreate(check.Attributes, check.GlobalWordCount, null, null, out var expected, out var checkError).ShouldBeTrue(checkError);
+            foreach (var name in sets[i].Attributes_.Keys)
+            {
+                expected.TryGet(name, out var want).ShouldBeTrue(name);
+                bag.TryGet(name, out var got).ShouldBeTrue(name);
+                got.Equals(want).ShouldBeTrue($"set {i}, {name}: {got} != {want}");
+            }
+
+            i++;
+        }
+
+        i.ShouldBe(sets.Length);
+    }
+
+    [Fact]
     public void Build_Empty_IsAnEmptyRequest()
     {
         var request = new AttributeCompressor().CreateReportBatch().Build();

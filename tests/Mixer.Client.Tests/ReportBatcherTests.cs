@@ -85,6 +85,65 @@ public sealed class ReportBatcherTests
         batcher.SentSets.ShouldBe(0);
     }
 
+    [Fact]
+    public async Task Enqueue_SetWithAnEmptyValue_IsCountedAsDropped_AndTheOthersAreStillSent()
+    {
+        var sent = new ConcurrentQueue<ReportRequest>();
+        await using var batcher = new ReportBatcher((r, _) => { sent.Enqueue(r); return Task.CompletedTask; }, new AttributeCompressor(), new ReportBatchOptions { MaxDelay = TimeSpan.FromMilliseconds(50) });
+        var empty = Set(1);
+        empty.Attributes_["request.size"] = new Attributes.Types.AttributeValue();
+
+        batcher.Enqueue(Set(0));
+        batcher.Enqueue(empty);
+        batcher.Enqueue(Set(2));
+        await batcher.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        batcher.Invalid.ShouldBe(1);
+        batcher.Dropped.ShouldBe(1);
+        batcher.SentSets.ShouldBe(2);
+        sent.Sum(r => r.Attributes.Count).ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Released_EverySetIsHandedBackOnce_AndClearingItDoesNotChangeWhatIsSent()
+    {
+        var sent = new ConcurrentQueue<ReportRequest>();
+        var released = new ConcurrentQueue<Attributes>();
+        var options = new ReportBatchOptions
+        {
+            MaxSetsPerBatch = 4,
+            MaxDelay = TimeSpan.FromMilliseconds(50),
+            Released = set =>
+            {
+                // What a pool does: empty the set to fill it again.
+                set.Attributes_.Clear();
+                released.Enqueue(set);
+            },
+        };
+        var sets = Enumerable.Range(0, 10).Select(Set).ToList();
+        await using (var batcher = new ReportBatcher((r, _) => { sent.Enqueue(r); return Task.CompletedTask; }, new AttributeCompressor(), options))
+        {
+            foreach (var set in sets)
+            {
+                batcher.Enqueue(set);
+            }
+
+            await batcher.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        // By reference: emptied sets are all equal as messages.
+        released.Distinct(ReferenceEqualityComparer.Instance).Count().ShouldBe(10);
+        released.ShouldAllBe(s => sets.Any(o => ReferenceEquals(o, s)));
+        var paths = new List<string>();
+        foreach (var request in sent)
+        {
+            ReportBatch.TryCreate(request, out var batch, out var error).ShouldBeTrue(error);
+            paths.AddRange(batch.Bags().Select(b => b.TryGet("request.path", out var v) ? v.AsString : "-"));
+        }
+
+        paths.ShouldBe(Enumerable.Range(0, 10).Select(i => "/items/" + i).ToList());
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -10,7 +10,7 @@ namespace Mixer.Proxy.Tests;
 
 /// <summary>
 /// The sample application behind the sidecar, on a free loopback port: answers every request 200
-/// with a JSON echo of what it received (method, path, headers) and an <c>x-backend</c> header.
+/// with a JSON echo of what it received (method, path, headers, body length) and an <c>x-backend</c> header.
 /// </summary>
 public sealed class EchoBackend : IAsyncDisposable
 {
@@ -28,10 +28,13 @@ public sealed class EchoBackend : IAsyncDisposable
         var app = builder.Build();
         app.Run(async context =>
         {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
             var echo = new Echo(
                 context.Request.Method,
                 context.Request.Path.Value + context.Request.QueryString.Value,
-                context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()));
+                context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
+                body.Length);
             context.Response.Headers["x-backend"] = "yes";
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(JsonSerializer.Serialize(echo));
@@ -45,7 +48,7 @@ public sealed class EchoBackend : IAsyncDisposable
 }
 
 /// <summary>What <see cref="EchoBackend"/> saw.</summary>
-public sealed record Echo(string Method, string Path, Dictionary<string, string> Headers);
+public sealed record Echo(string Method, string Path, Dictionary<string, string> Headers, long BodyBytes);
 
 /// <summary>A TCP server on a free loopback port that sends back every byte it receives.</summary>
 public sealed class TcpEcho : IDisposable

@@ -86,6 +86,8 @@ public sealed class ProxyConfigTests
         var config = ProxyConfig.FromYaml("""
             mixer: nowhere
             policy: MAYBE
+            checkTimeoutMs: 0
+            tcpReportIntervalMs: -5
             listeners:
             - {listen: "127.0.0.1:1", upstream: "app", protocol: udp}
             quotaSpecs:
@@ -100,6 +102,8 @@ public sealed class ProxyConfigTests
 
         error.ShouldContain("mixer: 'nowhere' is not host:port");
         error.ShouldContain("policy: 'MAYBE' must be FAIL_OPEN or FAIL_CLOSE");
+        error.ShouldContain("checkTimeoutMs: 0 must be a positive number of milliseconds");
+        error.ShouldContain("tcpReportIntervalMs: -5 must be a positive number of milliseconds");
         error.ShouldContain("listeners[0].upstream: 'app' is not host:port");
         error.ShouldContain("listeners[0].protocol: 'udp' must be http, http2 or tcp");
         error.ShouldContain("quotaSpecs[0].rules[0].quotas: each needs a quota name and a positive charge");

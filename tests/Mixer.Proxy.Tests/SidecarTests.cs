@@ -39,6 +39,8 @@ public sealed class SidecarFixture : IAsyncLifetime
             event: connection.event | ""
             received: connection.received.bytes_total | 0
             sent: connection.sent.bytes_total | 0
+            receivedDelta: connection.received.bytes | 0
+            size: request.size | 0
             reporter: context.reporter.kind | ""
             cachehit: request.headers["x-test"] | ""
         ---
@@ -48,7 +50,7 @@ public sealed class SidecarFixture : IAsyncLifetime
           name: proxylog
           namespace: istio-system
         spec:
-          match: destination.service == "report.svc" || destination.service == "tcp.svc"
+          match: destination.service == "report.svc" || destination.service == "tcp.svc" || destination.service == "tcpcontinue.svc"
           actions:
           - handler: tofile.stdio
             instances: [proxylog.logentry]
@@ -93,6 +95,8 @@ public sealed class SidecarFixture : IAsyncLifetime
               service: productpage.default.svc.cluster.local
               labels: {app: productpage, version: v1}
             reportBatch: {maxEntries: 1000, maxDelayMs: 300}
+            # A connection that stays open is reported every 200 ms here (Istio's report_interval, 10 s by default).
+            tcpReportIntervalMs: 200
             listeners:
             - {name: denied, listen: "127.0.0.1:0", upstream: "{{app}}", service: denied.svc}
             - {name: cache, listen: "127.0.0.1:0", upstream: "{{app}}", service: cache.svc}
@@ -102,6 +106,7 @@ public sealed class SidecarFixture : IAsyncLifetime
             - {name: headers, listen: "127.0.0.1:0", upstream: "{{app}}", service: headers.svc}
             - {name: report, listen: "127.0.0.1:0", upstream: "{{app}}", service: report.svc}
             - {name: tcp, protocol: tcp, listen: "127.0.0.1:0", upstream: "{{TcpBackend.Address}}", service: tcp.svc}
+            - {name: tcp-continue, protocol: tcp, listen: "127.0.0.1:0", upstream: "{{TcpBackend.Address}}", service: tcpcontinue.svc}
             quotaSpecs:
             - name: request-count
               rules:
@@ -315,6 +320,49 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
     }
 
     [Fact]
+    public async Task TcpConnection_StayingOpen_IsReportedContinueWithTheBytesSoFar_AndEveryByteIsCountedOnce()
+    {
+        static bool Ours(string l) => l.Contains("\"service\":\"tcpcontinue.svc\"", StringComparison.Ordinal);
+        var address = fixture.Proxy.Endpoint("tcp-continue");
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(address.Address, address.Port);
+            var stream = client.GetStream();
+            await EchoAsync(stream, new byte[10]);
+
+            // While the connection lives: a continue report carrying the 10 bytes received so far.
+            var continued = await WaitForLinesAsync(l => Ours(l) && Text(l, "event") == "continue" && Number(l, "received") == 10, 1);
+            continued.ShouldAllBe(l => Number(l, "sent") == 10);
+            await EchoAsync(stream, new byte[5]);
+        }
+
+        var closed = (await WaitForLinesAsync(l => Ours(l) && Text(l, "event") == "close", 1)).ShouldHaveSingleItem();
+        Number(closed, "received").ShouldBe(15);
+        Number(closed, "sent").ShouldBe(15);
+
+        // connection.received.bytes is the bytes since the report before: over open, continues and close they add up to the total.
+        var lines = (await ReportLinesAsync()).Where(Ours).ToList();
+        lines.ShouldContain(l => Text(l, "event") == "open");
+        lines.Sum(l => Number(l, "receivedDelta")).ShouldBe(15);
+    }
+
+    [Fact]
+    public async Task ChunkedRequestBody_IsReportedWithTheBytesForwarded()
+    {
+        var body = new byte[12_345];
+        using var content = new StreamContent(new MemoryStream(body));
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.Url("report", "/chunked")) { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await Http.SendAsync(request);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        JsonSerializer.Deserialize<Echo>(await response.Content.ReadAsStringAsync())!.BodyBytes.ShouldBe(12_345);
+        var line = (await WaitForLinesAsync(l => l.Contains("\"path\":\"/chunked\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        Number(line, "size").ShouldBe(12_345);
+    }
+
+    [Fact]
     public async Task CheckOff_RequestTheDenierWouldRefuse_IsForwarded()
     {
         var config = ProxyConfig.FromArgs(["--mixer", fixture.Mixs.GrpcAddress, "--check", "false", "--inbound", $"127.0.0.1:0={fixture.Backend.Address}@denied.svc"]);
@@ -344,6 +392,25 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
 
         (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total")).ShouldBe(hits + 1);
         (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_report_sets_dropped_total")).ShouldBe(0);
+    }
+
+    private static long Number(string line, string field)
+    {
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.GetProperty(field).GetInt64();
+    }
+
+    private static string? Text(string line, string field)
+    {
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.TryGetProperty(field, out var v) ? v.GetString() : null;
+    }
+
+    private static async Task EchoAsync(NetworkStream stream, byte[] payload)
+    {
+        await stream.WriteAsync(payload);
+        var back = new byte[payload.Length];
+        await stream.ReadExactlyAsync(back).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     private async Task<string[]> ReportLinesAsync() =>

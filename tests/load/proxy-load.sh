@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The sidecar's cost, one run: the sample backend direct, through plain YARP forwarding (mixer-proxy
-# with --check false --report false: the same forwarder, nothing else), and through mixer-proxy
-# with policy on (Check answered from the check cache, every request reported in batches to mixs
-# serving tests/load/policy-20, 20 rules).
+# with --check false --report false: the same binary, Kestrel and forwarder settings and log level,
+# nothing else on the path), and through mixer-proxy with policy on (Check answered from the check
+# cache, every request reported in batches to mixs serving tests/load/policy-20, 20 rules).
 #
 #   tests/load/proxy-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#   COMPARE_PROXY=/path/to/other/mixer-proxy.dll tests/load/proxy-load.sh   # a second policy-on build, same run
 #
-# wrk (1 thread, CONNECTIONS keep-alive connections) hits each target for SECONDS, ROUNDS times
-# interleaved after a 3 s warm-up each, and prints requests/s, p50 and p99 per target (the median
-# round), policy-on as a share of plain YARP, and the p99 it adds. Bounded: fixed rounds and
-# durations; everything it starts is stopped on exit.
+# wrk (1 thread, CONNECTIONS HTTP/1.1 keep-alive connections) hits each target for SECONDS, ROUNDS
+# times interleaved (the order rotates every round) after a 3 s warm-up each, and prints requests/s,
+# p50 and p99 per target (median round), policy-on as a share of plain YARP, the p99 it adds, and
+# the CPU each process spent per request (utime+stime from /proc over the measured rounds, divided
+# by the requests served). On a shared machine run it as `nice -n -15 tests/load/proxy-load.sh`.
+# Bounded: fixed rounds and durations; everything it starts is stopped on exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-rounds="${1:-3}"
+rounds="${1:-5}"
 seconds="${2:-10}"
 connections="${3:-32}"
+compare="${COMPARE_PROXY:-}"
 
 command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
@@ -40,50 +44,72 @@ wait_line() { # file pattern
   echo "did not start: $1"; cat "$1"; exit 1
 }
 
-dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!)
-dotnet "$tools" backend --port 0 >"$out/backend.log" 2>&1 & pids+=($!)
+declare -A pid addr label
+dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!); mixs_pid=$!
+dotnet "$tools" backend --port 0 >"$out/backend.log" 2>&1 & pids+=($!); backend_pid=$!
 wait_line "$out/mixs.log" "serving gRPC"
 wait_line "$out/backend.log" "backend serving"
 mixer=$(sed -n 's#.*serving gRPC on \([^ ,]*\).*#\1#p' "$out/mixs.log" | head -1)
 backend=$(sed -n 's#.*backend serving HTTP on http://\([^ ,]*\).*#\1#p' "$out/backend.log" | head -1)
 
 identity=(--name productpage-v1 --namespace bookinfo --service productpage.default.svc.cluster.local --labels app=productpage,version=v1)
-dotnet "$proxy" --check false --report false "${identity[@]}" --inbound "127.0.0.1:0=$backend" >"$out/plain.log" 2>&1 & pids+=($!)
-dotnet "$proxy" --mixer "$mixer" "${identity[@]}" --inbound "127.0.0.1:0=$backend" --admin 127.0.0.1:0 >"$out/policy.log" 2>&1 & pids+=($!)
-wait_line "$out/plain.log" "mixer-proxy listening"
-wait_line "$out/policy.log" "mixer-proxy listening"
-plain=$(sed -n 's#.*inbound-0 http \([^ ]*\) ->.*#\1#p' "$out/plain.log")
-policy=$(sed -n 's#.*inbound-0 http \([^ ]*\) ->.*#\1#p' "$out/policy.log")
+# Both proxies get an admin listener, so the only difference is --check/--report.
+start_proxy() { # name dll flags...
+  local name=$1 dll=$2; shift 2
+  dotnet "$dll" "$@" "${identity[@]}" --inbound "127.0.0.1:0=$backend" --admin 127.0.0.1:0 >"$out/$name.log" 2>&1 & pids+=($!); pid[$name]=$!
+}
+start_proxy plain "$proxy" --check false --report false
+start_proxy policy "$proxy" --mixer "$mixer"
+targets=(direct plain policy)
+[ -n "$compare" ] && { start_proxy compare "$compare" --mixer "$mixer"; targets+=(compare); }
+pid[direct]=$backend_pid; addr[direct]=$backend
+for t in "${targets[@]:1}"; do
+  wait_line "$out/$t.log" "mixer-proxy listening"
+  addr[$t]=$(sed -n 's#.*inbound-0 http \([^ ]*\) ->.*#\1#p' "$out/$t.log")
+done
 admin=$(sed -n 's#.*admin http://\([^ ;]*\).*#\1#p' "$out/policy.log")
+label[direct]="direct to the backend"; label[plain]="plain YARP (no policy)"
+label[policy]="mixer-proxy, policy on (cached)"; label[compare]="COMPARE_PROXY, policy on (cached)"
 
 # A denied request proves the policy is live before measuring.
-code=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-user: blocked-2' "http://$policy/")
-[ "$code" = 403 ] || { echo "policy not enforced (got $code)"; cat "$out/policy.log" "$out/mixs.log"; exit 1; }
+for t in "${targets[@]:2}"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-user: blocked-2' "http://${addr[$t]}/")
+  [ "$code" = 403 ] || { echo "policy not enforced by $t (got $code)"; cat "$out/$t.log" "$out/mixs.log"; exit 1; }
+done
 
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}' <<<"$1"; }
-run() { # name address seconds -> "rps p50ms p99ms errors"
-  local txt="$out/$1.txt"
-  wrk -t1 -c"$connections" -d"$3"s --latency "http://$2/" >"$txt"
-  local rps p50 p99 non2xx
+run() { # target seconds -> "rps p50ms p99ms non2xx requests backend_ticks proxy_ticks mixs_ticks"
+  local t=$1 txt="$out/$1.txt" b0 p0 m0 b1 p1 m1
+  b0=$(cpu_ticks "$backend_pid"); p0=$(cpu_ticks "${pid[$t]}"); m0=$(cpu_ticks "$mixs_pid")
+  wrk -t1 -c"$connections" -d"$2"s --latency "http://${addr[$t]}/" >"$txt"
+  b1=$(cpu_ticks "$backend_pid"); p1=$(cpu_ticks "${pid[$t]}"); m1=$(cpu_ticks "$mixs_pid")
+  local rps p50 p99 non2xx requests
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$txt")
   p50=$(to_ms "$(awk '$1=="50%" {print $2}' "$txt")")
   p99=$(to_ms "$(awk '$1=="99%" {print $2}' "$txt")")
+  requests=$(awk '/requests in/ {print $1}' "$txt")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$txt"); non2xx=${non2xx:-0}
-  echo "$rps $p50 $p99 $non2xx"
+  # For the direct target the "proxy" is the backend itself: its proxy column stays 0.
+  [ "$t" = direct ] && p1=$p0
+  echo "$rps $p50 $p99 $non2xx $requests $((b1 - b0)) $((p1 - p0)) $((m1 - m0))"
 }
 
-for t in "direct $backend" "plain $plain" "policy $policy"; do set -- $t; run "$1" "$2" 3 >/dev/null; done
-: >"$out/direct.res"; : >"$out/plain.res"; : >"$out/policy.res"
+for t in "${targets[@]}"; do run "$t" 3 >/dev/null; done
+for t in "${targets[@]}"; do : >"$out/$t.res"; done
+n=${#targets[@]}
 for r in $(seq 1 "$rounds"); do
-  run direct "$backend" "$seconds" >>"$out/direct.res"
-  run plain "$plain" "$seconds" >>"$out/plain.res"
-  run policy "$policy" "$seconds" >>"$out/policy.res"
+  for i in $(seq 0 $((n - 1))); do
+    t=${targets[$(((i + r - 1) % n))]}
+    run "$t" "$seconds" >>"$out/$t.res"
+  done
 done
 
 median() { sort -n -k1,1 "$1" | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
-read -r d_rps d_p50 d_p99 d_err < <(median "$out/direct.res")
-read -r p_rps p_p50 p_p99 p_err < <(median "$out/plain.res")
-read -r m_rps m_p50 m_p99 m_err < <(median "$out/policy.res")
+cpu_per_request() { # file column -> microseconds per request over all rounds
+  awk -v c="$2" -v us="$tick_us" '{t+=$c; n+=$5} END {printf "%.1f", n ? t*us/n : 0}' "$1"
+}
 
 metric() { curl -s "http://$admin/metrics" | awk -v n="$1" '$1==n {print $2}'; }
 monitoring=$(sed -n 's#.*monitoring on \([^ ,]*\).*#\1#p' "$out/mixs.log" | head -1)
@@ -92,11 +118,18 @@ checks=$(handled Check)
 reports=$(handled Report)
 
 echo
-echo "mixer-proxy load: wrk 1 thread x $connections connections, $rounds rounds x ${seconds}s each (median round), $(nproc) cores"
-printf '%-34s %12s %10s %10s %8s\n' target "requests/s" "p50 ms" "p99 ms" non-2xx
-printf '%-34s %12s %10s %10s %8s\n' "direct to the backend" "$d_rps" "$d_p50" "$d_p99" "$d_err"
-printf '%-34s %12s %10s %10s %8s\n' "plain YARP (no policy)" "$p_rps" "$p_p50" "$p_p99" "$p_err"
-printf '%-34s %12s %10s %10s %8s\n' "mixer-proxy, policy on (cached)" "$m_rps" "$m_p50" "$m_p99" "$m_err"
-awk -v m="$m_rps" -v p="$p_rps" -v mp="$m_p99" -v pp="$p_p99" 'BEGIN {printf "policy-on / plain YARP: %.1f%% of requests/s (target >= 85%%), p99 %+.3f ms (target <= +1 ms)\n", 100*m/p, mp-pp}'
-for t in direct plain policy; do echo "rounds $t (requests/s p50 p99 non-2xx): $(paste -sd ';' "$out/$t.res")"; done
-echo "mixs saw $checks Check and $reports Report calls; proxy: check cache hits $(metric mixer_proxy_check_cache_hits_total), Check calls $(metric mixer_proxy_check_calls_total), report sets sent $(metric mixer_proxy_report_sets_sent_total) in $(metric mixer_proxy_report_requests_total) requests, dropped $(metric mixer_proxy_report_sets_dropped_total)"
+echo "mixer-proxy load: wrk 1 thread x $connections connections, $rounds rounds x ${seconds}s each (median round; CPU over all rounds), $(nproc) cores, nice $(nice), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-36s %11s %8s %8s %7s %12s %12s %12s\n' target "requests/s" "p50 ms" "p99 ms" non-2xx "proxy us/req" "backend us" "mixs us"
+for t in "${targets[@]}"; do
+  read -r rps p50 p99 err _ < <(median "$out/$t.res")
+  printf '%-36s %11s %8s %8s %7s %12s %12s %12s\n' "${label[$t]}" "$rps" "$p50" "$p99" "$err" \
+    "$(cpu_per_request "$out/$t.res" 7)" "$(cpu_per_request "$out/$t.res" 6)" "$(cpu_per_request "$out/$t.res" 8)"
+  echo "$rps $p99" >"$out/$t.med"
+done
+ratio() { # target
+  read -r m mp <"$out/$1.med"; read -r p pp <"$out/plain.med"
+  awk -v m="$m" -v p="$p" -v mp="$mp" -v pp="$pp" -v who="$1" 'BEGIN {printf "%s / plain YARP: %.1f%% of requests/s (target >= 85%%), p99 %+.3f ms (target <= +1 ms)\n", who, 100*m/p, mp-pp}'
+}
+for t in "${targets[@]:2}"; do ratio "$t"; done
+for t in "${targets[@]}"; do echo "rounds $t (requests/s p50 p99 non-2xx requests; CPU ticks backend proxy mixs): $(paste -sd ';' "$out/$t.res")"; done
+echo "mixs saw $checks Check and $reports Report calls; policy proxy: check cache hits $(metric mixer_proxy_check_cache_hits_total), Check calls $(metric mixer_proxy_check_calls_total), report sets sent $(metric mixer_proxy_report_sets_sent_total) in $(metric mixer_proxy_report_requests_total) requests, dropped $(metric mixer_proxy_report_sets_dropped_total)"
