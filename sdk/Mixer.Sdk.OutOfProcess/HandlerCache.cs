@@ -19,12 +19,17 @@ namespace Mixer.Sdk.OutOfProcess;
 /// <see cref="AdapterHostOptions.IdleHandlerTimeout"/> is disposed: Mixer stops sending old params
 /// after a config change and never says so.
 /// Session-based callers (InfrastructureBackend) get the same handlers through a session id,
-/// carried in the Handle call's adapter_config as a <c>google.protobuf.StringValue</c>; the
-/// session's handler is disposed on CloseSession once no call is using it.
+/// carried in the Handle call's <c>x-mixer-session-id</c> header (Mixer.NET's mixs) or its
+/// adapter_config as a <c>google.protobuf.StringValue</c>; Istio's own session-based callers send
+/// no adapter_config at all, which is unambiguous while one session is open. The session's
+/// handler is disposed on CloseSession once no call is using it.
 /// </remarks>
 internal sealed class HandlerCache : IAsyncDisposable
 {
     public const string SessionTypeUrl = "type.googleapis.com/google.protobuf.StringValue";
+
+    /// <summary>The request header Mixer.NET's mixs names the session of a session-based call in.</summary>
+    public const string SessionHeader = "x-mixer-session-id";
 
     private readonly IAdapter _adapter;
     private readonly ParamsDecoder _decoder;
@@ -77,8 +82,13 @@ internal sealed class HandlerCache : IAsyncDisposable
     /// The handler for a Handle call's adapter_config, leased for the call. Throws an
     /// <see cref="RpcException"/> that says what is wrong when there is none.
     /// </summary>
-    public async ValueTask<HandlerLease> AcquireAsync(Any? config, CancellationToken cancellationToken)
+    public async ValueTask<HandlerLease> AcquireAsync(Any? config, string? sessionHeader, CancellationToken cancellationToken)
     {
+        if (!string.IsNullOrEmpty(sessionHeader))
+        {
+            return await AcquireSessionAsync(sessionHeader, cancellationToken).ConfigureAwait(false);
+        }
+
         if (config is not null && config.TypeUrl == SessionTypeUrl)
         {
             string sessionId;

@@ -377,6 +377,7 @@ public sealed class HandleCallTests : IAsyncLifetime
         var e = await Should.ThrowAsync<RpcException>(() => client.HandleQuotaAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync);
 
         e.StatusCode.ShouldBe(StatusCode.DeadlineExceeded);
+        await Wait.Until(() => !_adapter.Built.IsEmpty, "the build finishes though the caller gave up");
         _adapter.Built.Single().Disposed.ShouldBeFalse();
     }
 }

@@ -88,10 +88,27 @@ public sealed class InfrastructureBackendTests
         closed.Status.Code.ShouldBe(0);
         var handler = adapter.Built.Single();
         handler.Context.Instances.ShouldBe(new Dictionary<string, string> { ["caller.instance.istio-system"] = "listentry" });
-        await Eventually(() => handler.Disposed);
+        await Wait.Until(() => handler.Disposed);
         after.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
         after.Status.Detail.ShouldContain($"has no session '{session.SessionId}'");
         host.Running.SessionCount.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task SessionBasedCall_NamingItsSessionInTheHeader_UsesThatSession()
+    {
+        var adapter = new RecorderAdapter();
+        await using var host = await HostedAdapter.StartAsync(adapter);
+        var backend = new InfrastructureBackend.InfrastructureBackendClient(host.Channel);
+        var list = new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(host.Channel);
+        var a = await backend.CreateSessionAsync(new CreateSessionRequest { AdapterConfig = Good });
+        var b = await backend.CreateSessionAsync(new CreateSessionRequest { AdapterConfig = HostedAdapter.Params("""{"denyValues": ["other"]}""") });
+
+        var viaA = await list.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "bad" } }, new Metadata { { "x-mixer-session-id", a.SessionId } });
+        var viaB = await list.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "bad" } }, new Metadata { { "x-mixer-session-id", b.SessionId } });
+
+        viaA.Status.Code.ShouldBe(7);
+        viaB.Status.Code.ShouldBe(0);
     }
 
     [Fact]
@@ -128,7 +145,7 @@ public sealed class InfrastructureBackendTests
         a.SessionId.ShouldNotBe(b.SessionId);
         adapter.Built.Count.ShouldBe(1);
         disposedAfterFirst.ShouldBeFalse();
-        await Eventually(() => adapter.Built.Single().Disposed);
+        await Wait.Until(() => adapter.Built.Single().Disposed);
     }
 
     [Fact]
@@ -204,7 +221,7 @@ public sealed class InfrastructureBackendTests
         time.Advance(TimeSpan.FromMinutes(5));
         var firstAfterFive = adapter.Built.Single().Disposed;
         time.Advance(TimeSpan.FromMinutes(6));
-        await Eventually(() => adapter.Built.Single().Disposed);
+        await Wait.Until(() => adapter.Built.Single().Disposed);
         await list.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "x" }, AdapterConfig = Good });
 
         firstAfterFive.ShouldBeFalse();
@@ -229,16 +246,5 @@ public sealed class InfrastructureBackendTests
         var e = await Should.ThrowAsync<ArgumentException>(() => HostedAdapter.StartAsync(new RecorderAdapter("listentry", "kubernetes")));
 
         e.Message.ShouldStartWith("adapter 'recorder' names templates an out-of-process adapter cannot serve: kubernetes");
-    }
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        // Disposal runs after the last in-flight call lets go of the handler; poll for it.
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        condition().ShouldBeTrue();
     }
 }
