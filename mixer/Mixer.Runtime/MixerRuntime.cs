@@ -28,6 +28,9 @@ public sealed record RuntimeOptions
 
     /// <summary>Where each handler's own counters go, by handler name and adapter name (mixs: its monitoring endpoint).</summary>
     public Func<string, string, IAdapterMetrics> AdapterMetrics { get; init; } = static (_, _) => Sdk.Adapters.AdapterMetrics.None;
+
+    /// <summary>Where calls to out-of-process adapters are recorded (mixs: its monitoring endpoint).</summary>
+    public IRemoteCallMetrics RemoteMetrics { get; init; } = NoRemoteCallMetrics.Instance;
 }
 
 /// <summary>
@@ -81,7 +84,7 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     {
         var logger = loggers.CreateLogger("Mixer.Runtime");
         var byName = adapters.ToDictionary(a => a.Info.Name, StringComparer.Ordinal);
-        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings, options.Metrics, options.AdapterMetrics);
+        var builder = new SnapshotBuilder(byName, m => new LangCompiler(m), options.DefaultNamespace, loggers, options.AdapterSettings, options.Metrics, options.AdapterMetrics, options.HandlerDeadline, options.RemoteMetrics);
         FsConfigStore? store = null;
         var initial = new StoreSnapshot(new Dictionary<ResourceKey, ConfigResource>(), []);
         if (options.ConfigStoreUrl.Length > 0)

@@ -515,6 +515,15 @@ internal sealed partial class Dispatcher : IDispatcher
         else
         {
             var e = call.AsTask().Exception?.InnerException;
+            if (e is HandlerCallException known)
+            {
+                // An out-of-process adapter that is down, slow or failing: its own status and message.
+                LogHandlerFailed(_logger, handler.Name, known.Message);
+                result = new CheckResult(known.StatusCode, known.Message, TimeSpan.Zero, 0);
+                handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed: true);
+                return result;
+            }
+
             if (call.IsCanceled || e is OperationCanceledException)
             {
                 var reason = $"no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";

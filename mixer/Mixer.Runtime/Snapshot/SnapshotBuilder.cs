@@ -1,9 +1,11 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Mixer.Runtime.Config;
+using Mixer.Runtime.Remote;
 using Mixer.Runtime.Templates;
 using Mixer.Sdk;
 using Mixer.Sdk.Adapters;
+using Mixer.Sdk.Remote;
 using ValueType = Mixer.Sdk.ValueType;
 
 namespace Mixer.Runtime.Snapshot;
@@ -21,8 +23,13 @@ internal sealed partial class SnapshotBuilder(
     ILoggerFactory loggers,
     IReadOnlyDictionary<string, string>? settings = null,
     Dispatch.IDispatchMetrics? metrics = null,
-    Func<string, string, IAdapterMetrics>? adapterMetrics = null)
+    Func<string, string, IAdapterMetrics>? adapterMetrics = null,
+    TimeSpan? handlerDeadline = null,
+    Dispatch.IRemoteCallMetrics? remoteMetrics = null)
 {
+    private readonly TimeSpan _handlerDeadline = handlerDeadline ?? TimeSpan.FromSeconds(2);
+    private readonly Dispatch.IRemoteCallMetrics _remoteMetrics = remoteMetrics ?? Dispatch.NoRemoteCallMetrics.Instance;
+
     private readonly ILogger _logger = loggers.CreateLogger("Mixer.Runtime.Config");
 
     /// <param name="buildHandlers">False to validate only (mixc validate): params are checked, no handler is built, no backend is reached.</param>
@@ -46,13 +53,29 @@ internal sealed partial class SnapshotBuilder(
 
         var compiler = compilerFactory(manifest);
 
+        // 1b. Template descriptors and out-of-process adapters (Istio 1.0's `template` and `adapter` kinds).
+        var templateResources = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var r in Of(k => k == "template"))
+        {
+            WithFallback(r, LastGood(r), errors, used, res => ReadTemplateResource(res, templateResources));
+        }
+
+        var remoteAdapters = new Dictionary<string, RemoteAdapterSpec>(StringComparer.Ordinal);
+        foreach (var r in Of(k => k == "adapter"))
+        {
+            WithFallback(r, LastGood(r), errors, used, res => ReadAdapterResource(res, templateResources, remoteAdapters));
+        }
+
+        // Filled in step 3; remote handlers read the inferred types of their instances from it when built.
+        var instances = new Dictionary<string, InstanceEntry>(StringComparer.Ordinal);
+
         // 2. Handlers (built later, once we know which instances they serve).
         var handlerSpecs = new Dictionary<string, (ConfigResource Res, IAdapter Adapter, ConfigNode Params)>(StringComparer.Ordinal);
         foreach (var r in Of(k => Kinds.Adapters.Contains(k) || k == "handler"))
         {
             WithFallback(r, LastGood(r), errors, used, res =>
             {
-                var problems = ReadHandler(res, out var adapter, out var paramsNode);
+                var problems = ReadHandler(res, remoteAdapters, instances, out var adapter, out var paramsNode);
                 if (problems.Count == 0)
                 {
                     handlerSpecs[res.Key.FullName] = (res, adapter!, paramsNode!);
@@ -63,12 +86,11 @@ internal sealed partial class SnapshotBuilder(
         }
 
         // 3. Instances.
-        var instances = new Dictionary<string, InstanceEntry>(StringComparer.Ordinal);
         foreach (var r in Of(k => Kinds.Templates.Contains(k) || k == "instance"))
         {
             WithFallback(r, LastGood(r), errors, used, res =>
             {
-                var problems = ReadInstance(res, compiler, out var entry);
+                var problems = ReadInstance(res, compiler, templateResources, out var entry);
                 if (entry is not null)
                 {
                     instances[entry.Name] = entry;
@@ -118,7 +140,7 @@ internal sealed partial class SnapshotBuilder(
             }
 
             var paramsJson = HandlerParams(res, paramsNode, adapter, store);
-            var signature = $"{adapter.Info.Name}\n{paramsJson.GetRawText()}\n{string.Join(',', routedInstances.Select(kv => kv.Key + ":" + kv.Value))}";
+            var signature = $"{adapter.Info.Name}\n{paramsJson.GetRawText()}\n{string.Join(',', routedInstances.Select(kv => kv.Key + ":" + kv.Value))}\n{(adapter as RemoteAdapter)?.Signature}";
             if (previous is not null && previous.Handlers.TryGetValue(name, out var old) && old.Signature == signature)
             {
                 handlers[name] = old;
@@ -250,10 +272,11 @@ internal sealed partial class SnapshotBuilder(
         return errors;
     }
 
-    private List<ConfigError> ReadHandler(ConfigResource res, out IAdapter? adapter, out ConfigNode? paramsNode)
+    private List<ConfigError> ReadHandler(ConfigResource res, Dictionary<string, RemoteAdapterSpec> remoteAdapters, Dictionary<string, InstanceEntry> instances, out IAdapter? adapter, out ConfigNode? paramsNode)
     {
         var errors = new List<ConfigError>();
         paramsNode = res.Spec;
+        adapter = null;
         string adapterName;
         if (res.Key.Kind == "handler")
         {
@@ -269,17 +292,36 @@ internal sealed partial class SnapshotBuilder(
             }
 
             paramsNode = res.Spec.TryGet("params", out var p) ? p : ConfigMap.Empty(res.Position);
+
+            // An adapter resource of that name makes this an out-of-process handler.
+            if (compiled is null && Resolve(adapterName, res.Key.Namespace, remoteAdapters.Keys) is { } remoteName)
+            {
+                adapter = ReadRemoteHandler(res, remoteAdapters[remoteName], instances, errors);
+                if (adapter is null)
+                {
+                    return errors;
+                }
+            }
+            else if (res.Spec.TryGet("connection", out var connection))
+            {
+                errors.Add(new ConfigError(connection.Position, res.Key, "connection",
+                    $"no adapter resource '{adapterName}' in namespace '{res.Key.Namespace}': a connection needs an out-of-process adapter (kind: adapter) of that name"
+                    + (remoteAdapters.Count > 0 ? $"; adapter resources: {string.Join(", ", remoteAdapters.Values.Select(a => a.Resource.Key.Namespace + "/" + a.Name).Order(StringComparer.Ordinal))}" : string.Empty)));
+                adapter = null;
+                return errors;
+            }
         }
         else
         {
             adapterName = res.Key.Kind;
         }
 
-        if (!adapters.TryGetValue(adapterName, out adapter))
+        if (adapter is null && !adapters.TryGetValue(adapterName, out adapter))
         {
             var field = res.Key.Kind == "handler" ? "adapter" : "kind";
             errors.Add(new ConfigError(res.Position, res.Key, field,
-                $"adapter '{adapterName}' is not available in this Mixer (available: {string.Join(", ", adapters.Keys.Order(StringComparer.Ordinal))})"));
+                $"adapter '{adapterName}' is not available in this Mixer (compiled in: {string.Join(", ", adapters.Keys.Order(StringComparer.Ordinal))}; "
+                + (remoteAdapters.Count == 0 ? "no adapter resources" : $"adapter resources: {string.Join(", ", remoteAdapters.Values.Select(a => a.Resource.Key.Namespace + "/" + a.Name).Order(StringComparer.Ordinal))}") + ")"));
             return errors;
         }
 
@@ -313,7 +355,7 @@ internal sealed partial class SnapshotBuilder(
         return ParamsJson.From(paramsNode, [new("serviceRoles", Docs("ServiceRole")), new("serviceRoleBindings", Docs("ServiceRoleBinding"))]);
     }
 
-    private static List<ConfigError> ReadInstance(ConfigResource res, IExpressionCompiler compiler, out InstanceEntry? entry)
+    private static List<ConfigError> ReadInstance(ConfigResource res, IExpressionCompiler compiler, Dictionary<string, string> templateResources, out InstanceEntry? entry)
     {
         var errors = new List<ConfigError>();
         entry = null;
@@ -322,6 +364,13 @@ internal sealed partial class SnapshotBuilder(
         if (res.Key.Kind == "instance")
         {
             templateName = Scalar(spec, "compiledTemplate") ?? Scalar(spec, "template") ?? string.Empty;
+
+            // `template:` may name a template resource (Istio 1.0's form); it describes a compiled-in template.
+            if (!TemplateRegistry.All.ContainsKey(templateName) && Resolve(templateName, res.Key.Namespace, templateResources.Keys) is { } described)
+            {
+                templateName = templateResources[described];
+            }
+
             if (!spec.TryGet("params", out var p))
             {
                 errors.Add(new ConfigError(res.Position, res.Key, "params", "params cannot be nil: give the template's fields"));
@@ -637,6 +686,191 @@ internal sealed partial class SnapshotBuilder(
         }
 
         return null;
+    }
+
+    // Istio 1.0's adapter.model.v1beta1.Template, Info and policy.v1beta1.Handler / Connection.
+    private static readonly string[] s_templateFields = ["descriptor"];
+    private static readonly string[] s_adapterFields = ["name", "description", "sessionBased", "templates", "config"];
+    private static readonly string[] s_remoteHandlerFields = ["name", "adapter", "params", "connection", "compiledAdapter"];
+    private static readonly string[] s_connectionFields = ["address", "timeout", "authentication"];
+
+    /// <summary>
+    /// A <c>template</c> resource: Istio 1.0 needed one (a base64 descriptor) before an instance of
+    /// even a built-in template could go to an out-of-process adapter. Its descriptor is checked and
+    /// the resource noted; it must describe a template compiled into Mixer, whose own shape is used.
+    /// </summary>
+    private static List<ConfigError> ReadTemplateResource(ConfigResource res, Dictionary<string, string> templates)
+    {
+        var errors = new List<ConfigError>();
+        UnknownFields(res, res.Spec, string.Empty, s_templateFields, errors);
+        var text = Scalar(res.Spec, "descriptor");
+        var position = res.Spec.TryGet("descriptor", out var node) ? node.Position : res.Position;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            errors.Add(new ConfigError(position, res.Key, "descriptor", "missing: the base64 of the template's FileDescriptorSet (mixgen template output)"));
+        }
+        else
+        {
+            try
+            {
+                Google.Protobuf.Reflection.FileDescriptorSet.Parser.ParseFrom(Convert.FromBase64String(text.Trim()));
+            }
+            catch (FormatException)
+            {
+                errors.Add(new ConfigError(position, res.Key, "descriptor", "is not base64 text (expected the base64 of a serialized google.protobuf.FileDescriptorSet)"));
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException e)
+            {
+                errors.Add(new ConfigError(position, res.Key, "descriptor", $"is not a serialized google.protobuf.FileDescriptorSet: {e.Message}"));
+            }
+        }
+
+        if (!TemplateRegistry.All.ContainsKey(res.Key.Name))
+        {
+            errors.Add(new ConfigError(res.Position, res.Key, "metadata.name",
+                $"template '{res.Key.Name}' is not compiled into this Mixer, and instances of a template known only by its descriptor cannot be built; compiled-in templates: {string.Join(", ", TemplateRegistry.All.Keys.Order(StringComparer.Ordinal))}"));
+        }
+
+        if (errors.Count == 0)
+        {
+            templates[res.Key.FullName] = res.Key.Name;
+        }
+
+        return errors;
+    }
+
+    /// <summary>An <c>adapter</c> resource: an out-of-process adapter's info.</summary>
+    private List<ConfigError> ReadAdapterResource(ConfigResource res, Dictionary<string, string> templateResources, Dictionary<string, RemoteAdapterSpec> result)
+    {
+        var errors = new List<ConfigError>();
+        UnknownFields(res, res.Spec, string.Empty, s_adapterFields, errors);
+        if (adapters.ContainsKey(res.Key.Name))
+        {
+            // Istio refuses this too: a handler's `adapter: <name>` would be ambiguous.
+            errors.Add(new ConfigError(res.Position, res.Key, "metadata.name", $"an adapter named '{res.Key.Name}' is compiled into Mixer; rename this adapter resource"));
+        }
+
+        var sessionBased = false;
+        if (res.Spec.TryGet("sessionBased", out var sb))
+        {
+            if (sb is ConfigScalar { Quoted: false } s && bool.TryParse(s.Value, out var b))
+            {
+                sessionBased = b;
+            }
+            else
+            {
+                errors.Add(new ConfigError(sb.Position, res.Key, "session_based", "must be true or false"));
+            }
+        }
+
+        var templates = new List<string>();
+        if (res.Spec.TryGet("templates", out var tn))
+        {
+            if (tn is not ConfigList list)
+            {
+                errors.Add(new ConfigError(tn.Position, res.Key, "templates", $"must be a list of template names, not {tn.Shape}"));
+            }
+            else
+            {
+                for (var i = 0; i < list.Items.Count; i++)
+                {
+                    var item = list.Items[i];
+                    var name = item is ConfigScalar ts && !ts.IsNull ? ts.Value : null;
+                    var resolved = name is null ? null
+                        : TemplateRegistry.All.ContainsKey(name) ? name
+                        : Resolve(name, res.Key.Namespace, templateResources.Keys) is { } fqn ? templateResources[fqn]
+                        : null;
+                    if (resolved is null)
+                    {
+                        errors.Add(new ConfigError(item.Position, res.Key, $"templates[{i}]",
+                            $"template '{name}' not found; templates: {string.Join(", ", TemplateRegistry.All.Keys.Order(StringComparer.Ordinal))}"));
+                        continue;
+                    }
+
+                    if (TemplateRegistry.All[resolved].Variety is not (Variety.Check or Variety.Report or Variety.Quota))
+                    {
+                        errors.Add(new ConfigError(item.Position, res.Key, $"templates[{i}]", $"template '{resolved}' cannot be served out of process"));
+                        continue;
+                    }
+
+                    templates.Add(resolved);
+                }
+            }
+        }
+
+        ParamsCodec? codec = null;
+        if (res.Spec.TryGet("config", out var cfg))
+        {
+            if (cfg is not ConfigScalar cs)
+            {
+                errors.Add(new ConfigError(cfg.Position, res.Key, "config", $"must be the base64 of the adapter's FileDescriptorSet, not {cfg.Shape}"));
+            }
+            else if (!cs.IsNull)
+            {
+                codec = ParamsCodec.FromAdapterConfig(cs.Value, out var error);
+                if (error is not null)
+                {
+                    errors.Add(new ConfigError(cfg.Position, res.Key, "config", error));
+                }
+            }
+        }
+
+        if (errors.Count == 0)
+        {
+            result[res.Key.FullName] = new RemoteAdapterSpec(res, Scalar(res.Spec, "description") ?? string.Empty, sessionBased, templates, codec);
+        }
+
+        return errors;
+    }
+
+    /// <summary>A <c>handler</c> naming an adapter resource: its connection, checked; its params are checked by the caller.</summary>
+    private RemoteAdapter? ReadRemoteHandler(ConfigResource res, RemoteAdapterSpec spec, Dictionary<string, InstanceEntry> instances, List<ConfigError> errors)
+    {
+        UnknownFields(res, res.Spec, string.Empty, s_remoteHandlerFields, errors);
+        if (!res.Spec.TryGet("connection", out var node) || node is not ConfigMap connection)
+        {
+            errors.Add(new ConfigError(res.Position, res.Key, "connection.address", $"missing: the host:port of the gRPC server of adapter '{spec.Name}' (e.g. connection: {{address: \"localhost:45678\"}})"));
+            return null;
+        }
+
+        UnknownFields(res, connection, "connection.", s_connectionFields, errors);
+        var address = Scalar(connection, "address");
+        var addressPosition = connection.TryGet("address", out var an) ? an.Position : connection.Position;
+        if (string.IsNullOrWhiteSpace(address))
+        {
+            errors.Add(new ConfigError(addressPosition, res.Key, "connection.address", $"missing: the host:port of the gRPC server of adapter '{spec.Name}'"));
+            return null;
+        }
+
+        var colon = address.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535
+            || address.Contains("://", StringComparison.Ordinal))
+        {
+            errors.Add(new ConfigError(addressPosition, res.Key, "connection.address", $"'{address}' is not host:port (e.g. localhost:45678)"));
+            return null;
+        }
+
+        var deadline = _handlerDeadline;
+        if (connection.TryGet("timeout", out var tn))
+        {
+            if (tn is ConfigScalar ts && GoDuration.TryParse(ts.Value, out var nanos) && nanos > 0)
+            {
+                // Istio 1.1's per-connection timeout; it can shorten, never lengthen, the dispatcher's deadline.
+                var timeout = TimeSpan.FromTicks(nanos / 100);
+                deadline = timeout < deadline ? timeout : deadline;
+            }
+            else
+            {
+                errors.Add(new ConfigError(tn.Position, res.Key, "connection.timeout", "must be a positive duration such as 500ms or 2s"));
+            }
+        }
+
+        if (connection.TryGet("authentication", out var auth))
+        {
+            errors.Add(new ConfigError(auth.Position, res.Key, "connection.authentication", "not supported: connections to out-of-process adapters are plaintext (as in Istio 1.0)"));
+        }
+
+        return errors.Count == 0 ? new RemoteAdapter(spec, address, deadline, instances, _remoteMetrics) : null;
     }
 
     private static string? Scalar(ConfigMap map, string key) =>

@@ -52,6 +52,7 @@ internal static partial class MixsHost
                     Metrics = new PrometheusDispatchMetrics(),
                     AdapterMetrics = new PrometheusAdapterMetrics(Metrics.DefaultRegistry).ForHandler,
                     AdapterSettings = AdapterSettings(args),
+                    RemoteMetrics = new PrometheusRemoteCallMetrics(),
                 },
                 BuiltInAdapters.Create(),
                 loggers,
