@@ -142,6 +142,11 @@ public static class AdapterHost
         }
 
         var listen = HostArgs.ParseAddress(options.Address);
+        if (Remote.ParamsCodec.FromAdapterConfig(options.ParamsDescriptorSet, out var descriptorError) is null && descriptorError is not null)
+        {
+            throw new ArgumentException($"AdapterHostOptions.ParamsDescriptorSet {descriptorError}", nameof(options));
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>

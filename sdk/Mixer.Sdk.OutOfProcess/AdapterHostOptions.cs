@@ -20,6 +20,13 @@ public sealed class AdapterHostOptions
     /// </summary>
     public MessageDescriptor? ParamsDescriptor { get; set; }
 
+    /// <summary>
+    /// The same for adapters without a compiled <c>Params</c> class: the base64
+    /// <c>FileDescriptorSet</c> that the <c>adapter</c> resource's <c>config</c> field holds (the
+    /// message named <c>Params</c> in it is the params message, as in Istio).
+    /// </summary>
+    public string? ParamsDescriptorSet { get; set; }
+
     /// <summary>How long a stop waits for calls in flight and then for handlers to dispose. Handlers also see it as <see cref="Adapters.HostSettings.ShutdownTimeout"/>.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -50,7 +50,13 @@ internal sealed class HandlerCache : IAsyncDisposable
     {
         _adapter = adapter;
         _options = options;
-        _decoder = new ParamsDecoder(options.ParamsDescriptor);
+        var codec = Remote.ParamsCodec.FromAdapterConfig(options.ParamsDescriptorSet, out var error);
+        if (error is not null)
+        {
+            throw new ArgumentException($"AdapterHostOptions.ParamsDescriptorSet {error}", nameof(options));
+        }
+
+        _decoder = new ParamsDecoder(options.ParamsDescriptor, codec);
         _loggers = loggers;
         _log = loggers.CreateLogger("Mixer.Sdk.OutOfProcess.AdapterHost");
         _time = options.Time;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
+using Mixer.Sdk.Remote;
 
 namespace Mixer.Sdk.OutOfProcess;
 
@@ -17,9 +18,11 @@ namespace Mixer.Sdk.OutOfProcess;
 /// <c>google.protobuf.Struct</c>. Istio 1.0's Mixer (and mixs for an <c>adapter</c> resource that
 /// carries a <c>config</c> descriptor) sends the adapter's own <c>Params</c> message, encoded with
 /// that descriptor; it is decoded with the message descriptor the adapter author registered in
-/// <see cref="AdapterHostOptions.ParamsDescriptor"/>.
+/// <see cref="AdapterHostOptions.ParamsDescriptor"/>, or with the descriptor set of
+/// <see cref="AdapterHostOptions.ParamsDescriptorSet"/> (the <c>adapter</c> resource's own
+/// <c>config</c> text) when there is no compiled class for it.
 /// </remarks>
-internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor)
+internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsCodec? paramsCodec = null)
 {
     public const string StructTypeUrl = "type.googleapis.com/google.protobuf.Struct";
 
@@ -67,9 +70,25 @@ internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor)
             return Json(w => WriteNormalised(w, doc.RootElement));
         }
 
-        var accepted = paramsDescriptor is null
-            ? StructTypeUrl
-            : $"{StructTypeUrl} or type.googleapis.com/{paramsDescriptor.FullName}";
+        if (paramsCodec is not null && typeName == paramsCodec.MessageName)
+        {
+            JsonElement decoded;
+            try
+            {
+                decoded = paramsCodec.Decode(config.Value.Span);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new ParamsException($"adapter_config is not a valid {typeName}: {e.Message}");
+            }
+
+            return Json(w => WriteNormalised(w, decoded));
+        }
+
+        var accepted = string.Join(" or ", new[] { StructTypeUrl, paramsDescriptor?.FullName, paramsCodec?.MessageName }
+            .Where(n => n is not null)
+            .Select(n => n!.StartsWith("type.", StringComparison.Ordinal) ? n : "type.googleapis.com/" + n)
+            .Distinct(StringComparer.Ordinal));
         throw new ParamsException($"adapter_config has type '{config.TypeUrl}'; this adapter reads {accepted}");
     }
 

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Istio.Mixer.Adapter.Model.V1beta1;
@@ -32,6 +33,37 @@ public sealed class TypedParamsTests
         handler.Params.Grant.ShouldBe(4);
         handler.Params.Labels["teamName"].ShouldBe("payments");
         adapter.ParamsSeen.Single().GetProperty("denyValues")[0].GetString().ShouldBe("bad");
+    }
+
+    [Fact]
+    public async Task TypedParams_DecodedWithTheAdapterResourcesDescriptorSet_WithoutACompiledClass()
+    {
+        var set = new Google.Protobuf.Reflection.FileDescriptorSet();
+        set.File.Add(Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(DurationReflection.Descriptor.SerializedData));
+        set.File.Add(Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(Params.Descriptor.File.SerializedData));
+        var adapter = new RecorderAdapter();
+        await using var host = await HostedAdapter.StartAsync(adapter, o => o.ParamsDescriptorSet = System.Convert.ToBase64String(set.ToByteArray()));
+        var typed = new Params { DenyValues = { "bad" }, Grant = 4, ValidDuration = Duration.FromTimeSpan(TimeSpan.FromSeconds(3)) };
+        typed.Labels["team_name"] = "payments";
+
+        var r = await new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(host.Channel).HandleListEntryAsync(new()
+        {
+            Instance = new() { Name = "i", Value = "bad" },
+            AdapterConfig = HostedAdapter.Typed(typed),
+        });
+
+        r.Status.Code.ShouldBe(7);
+        r.ValidDuration.ToTimeSpan().ShouldBe(TimeSpan.FromSeconds(3));
+        adapter.Built.Single().Params.Grant.ShouldBe(4);
+        adapter.Built.Single().Params.Labels["teamName"].ShouldBe("payments");
+    }
+
+    [Fact]
+    public async Task ParamsDescriptorSet_ThatIsNotBase64_StopsTheHostSayingSo()
+    {
+        var e = await Should.ThrowAsync<ArgumentException>(() => HostedAdapter.StartAsync(new RecorderAdapter(), o => o.ParamsDescriptorSet = "not base64!"));
+
+        e.Message.ShouldStartWith("AdapterHostOptions.ParamsDescriptorSet is not base64 text");
     }
 
     [Fact]
