@@ -149,6 +149,43 @@ public sealed class InfrastructureBackendTests
     }
 
     [Fact]
+    public async Task CloseSession_WhileACallIsInFlight_DisposesTheHandlerOnlyAfterTheCallAnswers()
+    {
+        var adapter = new RecorderAdapter();
+        await using var host = await HostedAdapter.StartAsync(adapter);
+        var backend = new InfrastructureBackend.InfrastructureBackendClient(host.Channel);
+        var session = await backend.CreateSessionAsync(new CreateSessionRequest { AdapterConfig = HostedAdapter.Params("""{"delay": "2s", "denyValues": ["bad"]}""") });
+        var handler = adapter.Built.Single();
+
+        var call = new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(host.Channel)
+            .HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "bad" } }, new Metadata { { "x-mixer-session-id", session.SessionId } }).ResponseAsync;
+        await Wait.Until(() => handler.Entered == 1, "the call is in the handler");
+        await backend.CloseSessionAsync(new CloseSessionRequest { SessionId = session.SessionId });
+        var disposedWhileInFlight = handler.Disposed;
+        var answer = await call;
+
+        disposedWhileInFlight.ShouldBeFalse();
+        answer.Status.Code.ShouldBe(7, "the call in flight finishes on its handler");
+        await Wait.Until(() => handler.Disposed);
+    }
+
+    [Fact]
+    public async Task ManyConcurrentCallsWithNewParams_BuildTheHandlerOnce()
+    {
+        var adapter = new RecorderAdapter();
+        await using var host = await HostedAdapter.StartAsync(adapter);
+        var client = new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(host.Channel);
+        var cfg = HostedAdapter.Params("""{"denyValues": ["bad"]}""");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
+            client.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = i % 2 == 0 ? "bad" : "ok" }, AdapterConfig = cfg }).ResponseAsync));
+
+        adapter.Built.Count.ShouldBe(1);
+        answers.Count(a => a.Status.Code == 7).ShouldBe(25);
+        answers.Count(a => a.Status.Code == 0).ShouldBe(25);
+    }
+
+    [Fact]
     public async Task CreateSession_BadParams_IsInvalidArgumentStatus_AndNoSession()
     {
         var adapter = new RecorderAdapter();

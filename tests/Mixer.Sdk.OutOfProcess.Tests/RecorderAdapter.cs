@@ -91,6 +91,11 @@ internal sealed class RecorderHandler(RecorderParams p, HandlerContext context) 
 
     public bool Disposed { get; private set; }
 
+    /// <summary>Check calls that have reached the handler (before its delay).</summary>
+    public int Entered => Volatile.Read(ref _entered);
+
+    private int _entered;
+
     public ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken) => Report(instances);
 
     public ValueTask HandleLogEntryAsync(IReadOnlyList<LogEntryInstance> instances, CancellationToken cancellationToken) => Report(instances);
@@ -137,6 +142,7 @@ internal sealed class RecorderHandler(RecorderParams p, HandlerContext context) 
 
     private async ValueTask<CheckResult> Check(Instance instance, string value)
     {
+        Interlocked.Increment(ref _entered);
         await Task.Delay(Params.Delay);
         if (Params.FailOn.Length > 0 && value == Params.FailOn)
         {
