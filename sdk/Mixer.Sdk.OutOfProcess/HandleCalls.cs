@@ -58,7 +58,7 @@ internal sealed class HandleCalls(HandlerCache cache, ILogger<HandleCalls> log)
         return new CheckResult
         {
             Status = new Google.Rpc.Status { Code = result.StatusCode, Message = result.Message ?? string.Empty },
-            ValidDuration = Duration.FromTimeSpan(result.ValidDuration < TimeSpan.Zero ? TimeSpan.Zero : result.ValidDuration),
+            ValidDuration = DurationOf(result.ValidDuration),
             ValidUseCount = result.ValidUseCount,
         };
     }
@@ -91,7 +91,7 @@ internal sealed class HandleCalls(HandlerCache cache, ILogger<HandleCalls> log)
         answer.Quotas[instance.Name] = new QuotaResult.Types.Result
         {
             GrantedAmount = result.GrantedAmount,
-            ValidDuration = Duration.FromTimeSpan(result.ValidDuration < TimeSpan.Zero ? TimeSpan.Zero : result.ValidDuration),
+            ValidDuration = DurationOf(result.ValidDuration),
         };
         return answer;
     }
@@ -144,6 +144,12 @@ internal sealed class HandleCalls(HandlerCache cache, ILogger<HandleCalls> log)
             }
         }
     }
+
+    // google.protobuf.Duration holds up to 10,000 years; a handler's "forever" is clamped to it.
+    private static readonly TimeSpan s_maxDuration = TimeSpan.FromSeconds(Duration.MaxSeconds);
+
+    private static Duration DurationOf(TimeSpan t) =>
+        Duration.FromTimeSpan(t < TimeSpan.Zero ? TimeSpan.Zero : t > s_maxDuration ? s_maxDuration : t);
 
     private TInstance Convert<TMsg, TInstance>(TMsg message, Func<TMsg, TInstance> convert, string method)
     {
