@@ -44,6 +44,7 @@ internal sealed class HandlerCache : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ITimer _evictor;
     private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly MeterAdapterMetrics _metrics = new();
     private int _disposed;
 
     public HandlerCache(IAdapter adapter, AdapterHostOptions options, ILoggerFactory loggers)
@@ -290,6 +291,7 @@ internal sealed class HandlerCache : IAsyncDisposable
         }
 
         _stopping.Dispose();
+        _metrics.Dispose();
     }
 
     private async ValueTask<HandlerLease> LeaseAsync(HandlerEntry entry, CancellationToken cancellationToken)
@@ -364,6 +366,7 @@ internal sealed class HandlerCache : IAsyncDisposable
             Logger = _loggers.CreateLogger($"adapter.{AdapterName}.{name}"),
             Time = _time,
             Settings = _settings,
+            Metrics = _metrics.ForHandler(AdapterName, name),
         };
         var handler = await _adapter.BuildAsync(context, _stopping.Token).ConfigureAwait(false);
         Log.HandlerBuilt(_log, AdapterName, name);

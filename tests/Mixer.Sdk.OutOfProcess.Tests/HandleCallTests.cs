@@ -367,17 +367,49 @@ public sealed class HandleCallTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HandlerCounters_AreInstrumentsOfTheHostsMeter_TaggedWithAdapterAndHandler()
+    {
+        var client = new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(_host.Channel);
+        var cfg = HostedAdapter.Params($$$"""{"labels": {"run": "{{{Guid.NewGuid()}}}"}}""");
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(long Value, string Tags)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Mixer.Sdk.OutOfProcess" && instrument.Name == "recorder_checks_total")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            seen.Enqueue((value, string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}")))));
+        listener.Start();
+
+        await client.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "a" }, AdapterConfig = cfg });
+        await client.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "b" }, AdapterConfig = cfg });
+
+        var handler = _adapter.Built.Single().Context.HandlerName;
+        seen.Where(m => m.Tags == $"adapter=recorder,handler={handler}").Sum(m => m.Value).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task DeadlineShorterThanTheHandler_IsDeadlineExceeded_AndTheHandlerStaysUsable()
     {
         var client = new T.Quota.HandleQuotaService.HandleQuotaServiceClient(_host.Channel);
         var slow = HostedAdapter.Params("""{"delay": "5s", "grant": 1}""");
-        var request = new T.Quota.HandleQuotaRequest { Instance = new() { Name = "q" }, AdapterConfig = slow, QuotaRequest = new() };
-        request.QuotaRequest.Quotas["q"] = new() { Amount = 1 };
+        T.Quota.HandleQuotaRequest Request(string name)
+        {
+            var r = new T.Quota.HandleQuotaRequest { Instance = new() { Name = name }, AdapterConfig = slow, QuotaRequest = new() };
+            r.QuotaRequest.Quotas[name] = new() { Amount = 1 };
+            return r;
+        }
 
-        var e = await Should.ThrowAsync<RpcException>(() => client.HandleQuotaAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync);
+        // Built first (the recorder delays only instances named slow*), so the deadline is spent in the handler.
+        (await client.HandleQuotaAsync(Request("warm"))).Quotas["warm"].GrantedAmount.ShouldBe(1);
+        var e = await Should.ThrowAsync<RpcException>(() => client.HandleQuotaAsync(Request("slow"), deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync);
+        var after = await client.HandleQuotaAsync(Request("warm"));
 
         e.StatusCode.ShouldBe(StatusCode.DeadlineExceeded);
-        await Wait.Until(() => !_adapter.Built.IsEmpty, "the build finishes though the caller gave up");
+        after.Quotas["warm"].GrantedAmount.ShouldBe(1);
         _adapter.Built.Single().Disposed.ShouldBeFalse();
     }
 }

@@ -115,7 +115,11 @@ internal sealed class RecorderHandler(RecorderParams p, HandlerContext context) 
     public async ValueTask<QuotaResult> HandleQuotaAsync(QuotaInstance instance, QuotaRequest request, CancellationToken cancellationToken)
     {
         Calls.Enqueue((instance, request));
-        await Task.Delay(Params.Delay, cancellationToken);
+        if (instance.Name.StartsWith("slow", StringComparison.Ordinal))
+        {
+            await Task.Delay(Params.Delay, cancellationToken);
+        }
+
         return new QuotaResult(Math.Min(Params.Grant, request.Amount), Params.ValidDuration);
     }
 
@@ -143,6 +147,7 @@ internal sealed class RecorderHandler(RecorderParams p, HandlerContext context) 
     private async ValueTask<CheckResult> Check(Instance instance, string value)
     {
         Interlocked.Increment(ref _entered);
+        Context.Metrics.Counter("recorder_checks_total", "Checks the recorder answered").Add(1);
         await Task.Delay(Params.Delay);
         if (Params.FailOn.Length > 0 && value == Params.FailOn)
         {
