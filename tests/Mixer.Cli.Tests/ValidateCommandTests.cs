@@ -23,6 +23,44 @@ public sealed class ValidateCommandTests
     }
 
     [Fact]
+    public async Task Validate_OutOfProcessAdapterConfig_ChecksParamsAgainstTheDescriptor_WithoutContactingTheAdapter()
+    {
+        using var dir = new ConfigDir().WithDefaultAttributes();
+        dir.Write("remote.yaml", $$"""
+            apiVersion: config.istio.io/v1alpha2
+            kind: adapter
+            metadata: {name: spy, namespace: istio-system}
+            spec:
+              templates: [listentry]
+              config: "{{SpyAdapterServer.ParamsDescriptorBase64}}"
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: handler
+            metadata: {name: good, namespace: istio-system}
+            spec:
+              adapter: spy
+              connection: {address: "127.0.0.1:1"}
+              params: {file_path: out.txt, mode: ON}
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: handler
+            metadata: {name: bad, namespace: istio-system}
+            spec:
+              adapter: spy
+              connection: {address: "127.0.0.1:1"}
+              params:
+                file_path: out.txt
+                max_entries: plenty
+            """);
+
+        var (code, output) = await ValidateAsync(dir.Path);
+
+        code.ShouldBe(ValidateCommand.Invalid);
+        output.ShouldContain("remote.yaml:24: handler istio-system/bad: params.maxEntries: must be an integer, not 'plenty'");
+        output.ShouldNotContain("handler istio-system/good");
+    }
+
+    [Fact]
     public async Task Validate_BrokenConfig_ListsEveryErrorWithFileLineFieldAndReason_AndFails()
     {
         using var dir = new ConfigDir().WithDefaultAttributes();

@@ -7,6 +7,7 @@ using Istio.Mixer.V1;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 // mixer-load noop-mixer --port N      a Mixer that answers every Check OK and every Report empty
+// mixer-load noop-adapter --port N    an out-of-process adapter whose listentry handler answers every call OK
 // mixer-load check-body FILE          writes a gRPC-framed, sidecar-like CheckRequest (~20 attributes)
 // mixer-load report-body FILE N       writes a gRPC-framed ReportRequest of N delta-encoded attribute sets
 // mixer-load backend --port N         a sample HTTP/1.1 application: 200 with a small body for every request
@@ -45,6 +46,18 @@ switch (args.FirstOrDefault())
         Console.WriteLine($"noop-mixer serving gRPC on {string.Join(",", app.Urls)}");
         await app.WaitForShutdownAsync();
         return 0;
+    case "noop-adapter":
+        var adapterPort = args.Length > 2 && args[1] == "--port" ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var adapterBuilder = WebApplication.CreateSlimBuilder();
+        adapterBuilder.Logging.ClearProviders();
+        adapterBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, adapterPort, o => o.Protocols = HttpProtocols.Http2));
+        adapterBuilder.Services.AddGrpc();
+        var adapter = adapterBuilder.Build();
+        adapter.MapGrpcService<NoopListEntryAdapter>();
+        await adapter.StartAsync();
+        Console.WriteLine($"noop-adapter serving gRPC on {string.Join(",", adapter.Urls)}");
+        await adapter.WaitForShutdownAsync();
+        return 0;
     case "check-body":
         await File.WriteAllBytesAsync(args[1], Frame(Requests.SidecarCheck()));
         return 0;
@@ -52,7 +65,7 @@ switch (args.FirstOrDefault())
         await File.WriteAllBytesAsync(args[1], Frame(Requests.SidecarReport(int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: mixer-load noop-mixer --port N | check-body FILE | report-body FILE N | backend --port N");
+        Console.Error.WriteLine("usage: mixer-load noop-mixer --port N | noop-adapter --port N | check-body FILE | report-body FILE N | backend --port N");
         return 2;
 }
 
@@ -66,6 +79,15 @@ static byte[] Frame(IMessage message)
 }
 
 /// <summary>Answers like Mixer with no work at all: the ceiling a real Mixer is measured against.</summary>
+/// <summary>The cheapest out-of-process listentry adapter: OK for every call, no caching opinion.</summary>
+internal sealed class NoopListEntryAdapter : Istio.Mixer.Template.ListEntry.HandleListEntryService.HandleListEntryServiceBase
+{
+    private static readonly Istio.Mixer.Adapter.Model.V1beta1.CheckResult s_ok = new() { Status = new Google.Rpc.Status() };
+
+    public override Task<Istio.Mixer.Adapter.Model.V1beta1.CheckResult> HandleListEntry(Istio.Mixer.Template.ListEntry.HandleListEntryRequest request, ServerCallContext context) =>
+        Task.FromResult(s_ok);
+}
+
 internal sealed class NoopMixer : Istio.Mixer.V1.Mixer.MixerBase
 {
     private static readonly CheckResponse s_ok = new()

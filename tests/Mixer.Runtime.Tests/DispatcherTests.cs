@@ -180,6 +180,10 @@ public sealed class DispatcherTests : IAsyncDisposable
         outcome.StatusMessage.ShouldContain("bad.handler.istio-system");
         outcome.StatusMessage.ShouldContain("backend exploded");
         _probe.Calls.ShouldContain(c => c.Handler == "good.handler.istio-system");
+
+        // A failure is not an answer to keep: no client caches it, so the next request asks again.
+        outcome.ValidDuration.ShouldBe(TimeSpan.Zero);
+        outcome.ValidUseCount.ShouldBe(0);
     }
 
     [Fact]

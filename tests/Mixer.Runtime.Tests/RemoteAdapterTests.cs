@@ -212,11 +212,13 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         return bag;
     }
 
+    private readonly CountingRemoteMetrics _metrics = new();
+
     private async Task<MixerRuntime> StartAsync(string yaml, bool expectErrors = false)
     {
         _dir.Write("config.yaml", Instances + yaml);
         _runtime = await MixerRuntime.StartAsync(
-            new RuntimeOptions { ConfigStoreUrl = "fs://" + _dir.Path, HandlerDeadline = TimeSpan.FromSeconds(2) },
+            new RuntimeOptions { ConfigStoreUrl = "fs://" + _dir.Path, HandlerDeadline = TimeSpan.FromSeconds(2), RemoteMetrics = _metrics },
             [],
             NullLoggerFactory.Instance,
             CancellationToken.None);
@@ -451,11 +453,30 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         down.StatusMessage.ShouldContain("h1.handler.istio-system");
         down.StatusMessage.ShouldContain("adapter 'spy'");
         down.StatusMessage.ShouldContain(_spy.Address);
+        down.ValidUseCount.ShouldBe(0, "a failure must not be cached by the proxy");
+        down.ValidDuration.ShouldBe(TimeSpan.Zero);
         var report = await runtime.ReportAsync(Batch(1), CancellationToken.None);
         report.Errors.ShouldBeEmpty("no report rule sends to the adapter");
 
         await _spy.StartListeningAsync();
         await Eventually.UntilAsync(async () => (await runtime.CheckAsync(Bag(), CancellationToken.None)).StatusCode == 0, "Check succeeds once the adapter is up");
+    }
+
+    [Fact]
+    public async Task AdapterDown_RetriesOnce_ThenLaterCallsTryOnlyOnce_AndAreCountedByCode()
+    {
+        await _spy.StopListeningAsync();
+        var runtime = await StartAsync(Adapter() + Handler() + Rule("gate", "[cn]"));
+
+        (await runtime.CheckAsync(Bag(), CancellationToken.None)).StatusMessage.ShouldContain("after 4 attempts");
+        var retried = _metrics.Retries;
+        var second = await runtime.CheckAsync(Bag(), CancellationToken.None);
+
+        retried.ShouldBe(3);
+        _metrics.Retries.ShouldBe(3, "within a second of running out of retries, a call tries once");
+        second.StatusCode.ShouldBe(StatusCodes.Unavailable);
+        second.StatusMessage.ShouldNotContain("attempts");
+        _metrics.Calls.ShouldBe(["h1.handler.istio-system/spy/checknothing/UNAVAILABLE", "h1.handler.istio-system/spy/checknothing/UNAVAILABLE"]);
     }
 
     [Fact]
@@ -594,6 +615,52 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TemplateResources_AreAccepted_ButMustDescribeACompiledInTemplate()
+    {
+        var yaml = MetricTemplate + MetricTemplate.Replace("name: metric,", "name: histogram,", StringComparison.Ordinal)
+            + """
+            apiVersion: config.istio.io/v1alpha2
+            kind: template
+            metadata: {name: listentry, namespace: istio-system}
+            spec:
+              descriptor: "not base64!"
+            ---
+            apiVersion: config.istio.io/v1alpha2
+            kind: instance
+            metadata: {name: viaresource, namespace: istio-system}
+            spec:
+              template: metric.istio-system
+              params:
+                value: request.size | 0
+            ---
+
+            """
+            + Adapter(templates: "[metric]") + Handler() + Rule("telemetry", "[viaresource]");
+        var runtime = await StartAsync(yaml, expectErrors: true);
+
+        var errors = runtime.Errors.Select(e => e.ToString()).ToList();
+        errors.Count.ShouldBe(2, string.Join("\n", errors));
+        errors.ShouldContain(e => e.Contains("template istio-system/histogram: metadata.name: template 'histogram' is not compiled into this Mixer"));
+        errors.ShouldContain(e => e.Contains("template istio-system/listentry: descriptor: is not base64 text"));
+        (await runtime.ReportAsync(Batch(1), CancellationToken.None)).Errors.ShouldBeEmpty();
+        _spy.Received<Wire.Metric.HandleMetricRequest>().ShouldHaveSingleItem().Instances[0].Name.ShouldBe("viaresource.instance.istio-system");
+    }
+
+    [Fact]
+    public async Task HandlersOfOneAddress_ShareOneChannel_ClosedWithTheLastOfThem()
+    {
+        var second = Handler().Replace("name: h1,", "name: h2,", StringComparison.Ordinal);
+        var runtime = await StartAsync(Adapter() + Handler() + second + Rule("a", "[cn]") + Rule("b", "[le]", handler: "h2"));
+
+        (await runtime.CheckAsync(Bag(), CancellationToken.None)).StatusCode.ShouldBe(0);
+        Mixer.Runtime.Remote.RemoteChannels.OpenCount.ShouldBe(1);
+
+        await runtime.DisposeAsync();
+        _runtime = null;
+        Mixer.Runtime.Remote.RemoteChannels.OpenCount.ShouldBe(0);
+    }
+
+    [Fact]
     public void ParamsCodec_DecodesWhatItEncodes()
     {
         var codec = ParamsCodec.FromAdapterConfig(SpyAdapterServer.ParamsDescriptorBase64, out var error).ShouldNotBeNull(error);
@@ -614,5 +681,24 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         back.GetProperty("weights").GetArrayLength().ShouldBe(2);
         back.GetProperty("secret").GetString().ShouldBe("aGk=");
         Params.Parser.ParseFrom(bytes).FlushInterval.ToTimeSpan().ShouldBe(TimeSpan.FromMilliseconds(1500));
+    }
+}
+
+/// <summary>Remote-call metrics kept in memory, for assertions.</summary>
+internal sealed class CountingRemoteMetrics : IRemoteCallMetrics
+{
+    private int _retries;
+
+    public System.Collections.Concurrent.ConcurrentQueue<string> Calls { get; } = new();
+
+    public int Retries => Volatile.Read(ref _retries);
+
+    public IRemoteTemplateMetrics For(string handler, string adapter, string template) => new Recorder(this, $"{handler}/{adapter}/{template}");
+
+    private sealed class Recorder(CountingRemoteMetrics owner, string series) : IRemoteTemplateMetrics
+    {
+        public void Record(string code, TimeSpan elapsed) => owner.Calls.Enqueue($"{series}/{code}");
+
+        public void Retried() => Interlocked.Increment(ref owner._retries);
     }
 }

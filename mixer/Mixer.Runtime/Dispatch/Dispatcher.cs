@@ -107,7 +107,7 @@ internal sealed partial class Dispatcher : IDispatcher
                             var call = StartCheck(action.Handler, built, token);
                             if (pending is null && call.IsCompleted)
                             {
-                                fold.Add(action.Handler, Finish(action.Handler, call, start));
+                                fold.Add(action.Handler, Finish(action.Handler, call, start, out var failed), failed);
                             }
                             else
                             {
@@ -181,7 +181,7 @@ internal sealed partial class Dispatcher : IDispatcher
                     }
                 }
 
-                fold.Add(handler, Finish(handler, new ValueTask<CheckResult>(call), start));
+                fold.Add(handler, Finish(handler, new ValueTask<CheckResult>(call), start, out var failed), failed);
             }
 
             return fold.Outcome(requestHeaders, responseHeaders);
@@ -203,11 +203,19 @@ internal sealed partial class Dispatcher : IDispatcher
         private TimeSpan _duration;
         private int _uses;
         private bool _opinion;
+        private bool _failureWins;
 
-        public void Add(HandlerEntry handler, CheckResult r)
+        public void Add(HandlerEntry handler, CheckResult r, bool failed)
         {
             if (!r.IsOk)
             {
+                if (_code is null)
+                {
+                    // A handler that failed (threw, timed out, its adapter is down) decides the
+                    // answer: no client may cache it, so the request is asked again once it recovers.
+                    _failureWins = failed;
+                }
+
                 _code ??= r.StatusCode;
                 var part = $"{handler.Name}:{r.Message}";
                 _message = _message is null ? part : _message + ", " + part;
@@ -224,6 +232,11 @@ internal sealed partial class Dispatcher : IDispatcher
         public readonly CheckOutcome Outcome(List<HeaderChange>? requestHeaders, List<HeaderChange>? responseHeaders)
         {
             // Istio: no handler with an opinion on caching gives the default 1 minute / 10,000 uses.
+            if (_failureWins)
+            {
+                return new CheckOutcome(_code ?? StatusCodes.Internal, _message ?? string.Empty, TimeSpan.Zero, 0);
+            }
+
             var outcome = _opinion
                 ? new CheckOutcome(_code ?? StatusCodes.Ok, _message ?? string.Empty, _duration, _uses)
                 : CheckOutcome.DefaultOk with { StatusCode = _code ?? StatusCodes.Ok, StatusMessage = _message ?? string.Empty };
@@ -505,8 +518,9 @@ internal sealed partial class Dispatcher : IDispatcher
     }
 
     /// <summary>The result of a completed call (read once); a fault or a timeout becomes a status.</summary>
-    private CheckResult Finish(HandlerEntry handler, ValueTask<CheckResult> call, long start)
+    private CheckResult Finish(HandlerEntry handler, ValueTask<CheckResult> call, long start, out bool failed)
     {
+        failed = !call.IsCompletedSuccessfully;
         CheckResult result;
         if (call.IsCompletedSuccessfully)
         {

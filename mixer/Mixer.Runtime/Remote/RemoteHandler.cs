@@ -54,9 +54,13 @@ internal sealed partial class RemoteHandler :
     /// <summary>The request header that carries the session id to session-based adapters.</summary>
     public const string SessionHeader = "x-mixer-session-id";
 
-    private const int MaxAttempts = 6;
+    private const int MaxAttempts = 4;
     private static readonly TimeSpan s_firstBackoff = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan s_maxBackoff = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan s_maxBackoff = TimeSpan.FromMilliseconds(250);
+
+    // After a call ran out of retries on UNAVAILABLE, calls within this window try once: an adapter
+    // that is down must not slow every Check by the whole backoff, and one try still notices it is back.
+    private const long DownWindowMs = 1000;
 
     private readonly RemoteHandlerConfig _config;
     private readonly RemoteChannels.Lease _channel;
@@ -76,6 +80,7 @@ internal sealed partial class RemoteHandler :
     private readonly InfrastructureBackend.InfrastructureBackendClient _backend;
     private readonly Any? _requestConfig;
     private long _dedup;
+    private long _downUntil;
     private string? _session;
     private int _disposed;
 
@@ -279,6 +284,7 @@ internal sealed partial class RemoteHandler :
         var start = Stopwatch.GetTimestamp();
         var deadline = DateTime.UtcNow + _config.Deadline;
         var backoff = s_firstBackoff;
+        var attempts = Environment.TickCount64 < Volatile.Read(ref _downUntil) ? 1 : MaxAttempts;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -290,10 +296,11 @@ internal sealed partial class RemoteHandler :
                 }
 
                 var result = await call(new CallOptions(headers, deadline, cancellationToken)).ConfigureAwait(false);
+                Volatile.Write(ref _downUntil, 0);
                 metrics.Record("OK", Stopwatch.GetElapsedTime(start));
                 return result;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && attempt < MaxAttempts
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && attempt < attempts
                 && !cancellationToken.IsCancellationRequested && DateTime.UtcNow + backoff < deadline)
             {
                 // The adapter is restarting or not up yet: try again while the deadline allows.
@@ -304,6 +311,11 @@ internal sealed partial class RemoteHandler :
             catch (RpcException e)
             {
                 var code = e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested ? StatusCode.DeadlineExceeded : e.StatusCode;
+                if (code == StatusCode.Unavailable)
+                {
+                    Volatile.Write(ref _downUntil, Environment.TickCount64 + DownWindowMs);
+                }
+
                 metrics.Record(CodeName(code), Stopwatch.GetElapsedTime(start));
                 throw Failure(code, e.Status.Detail, attempt);
             }
