@@ -11,20 +11,29 @@ using ValueType = Mixer.Sdk.ValueType;
 
 namespace Mixer.Adapters.Prometheus;
 
-/// <summary>Records metric instances into the families of one handler config.</summary>
-internal sealed class PrometheusHandler : IMetricHandler
+/// <summary>
+/// Records metric instances into the families of one handler config. Both the one-object-per-instance
+/// call and the batch call land in the same recording: per metric, the label values of a row name
+/// a series (a prometheus-net child), found without building label strings in the common cases —
+/// the same values as the metric's previous row in this call, or a hit in a small per-metric cache
+/// that lives across reports. Counter increments of consecutive rows of one series are added up
+/// before they reach the child.
+/// </summary>
+internal sealed class PrometheusHandler : IMetricBatchHandler
 {
     private static readonly string[] s_smallInts = Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     [ThreadStatic]
-    private static string[]? t_labels;
+    private static AttributeValue[]? t_dimensions;
 
     private readonly FrozenDictionary<string, Binding> _bindings;
+    private readonly Binding[] _byId;
     private readonly Func<ValueTask> _release;
     private readonly string _name;
     private readonly ILogger _logger;
     private readonly IAdapterCounter _dropped;
     private readonly Expiry? _expiry;
+    private readonly TimeProvider _time;
     private long _droppedCount;
 
     public PrometheusHandler(HandlerContext context, IReadOnlyList<Family> families, ExpirationPolicy? expiration, Func<ValueTask> release)
@@ -32,59 +41,70 @@ internal sealed class PrometheusHandler : IMetricHandler
         _name = context.HandlerName;
         _logger = context.Logger;
         _release = release;
+        _time = context.Time;
         _dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
         _expiry = expiration is null ? null : new Expiry(expiration, context.Time, context.Logger, _name);
-        var index = 0;
-        _bindings = families.ToFrozenDictionary(f => f.Shape.InstanceName, f => new Binding(f, index++), StringComparer.Ordinal);
+        _byId = families.Select((f, i) => new Binding(f, i)).ToArray();
+        _bindings = _byId.ToFrozenDictionary(b => b.InstanceName, StringComparer.Ordinal);
     }
 
     public long DroppedCount => Interlocked.Read(ref _droppedCount);
 
+    public MetricLayout? GetLayout(string instanceName) =>
+        _bindings.TryGetValue(instanceName, out var b) ? new MetricLayout(b.Index, b.Dimensions) : null;
+
     public ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken)
     {
+        var recorder = new Recorder(this);
         List<string>? errors = null;
-
-        // A report's instances mostly repeat their label values (delta-encoded sets differ in a
-        // few attributes): remember each metric's last label set and child for this call.
-        var last = instances.Count > _bindings.Count ? new LastChild[_bindings.Count] : null;
         for (var i = 0; i < instances.Count; i++)
         {
             var m = instances[i];
-            string? error;
             if (!_bindings.TryGetValue(m.Name, out var b))
             {
-                error = $"could not find metric info from adapter config for {m.Name}";
-            }
-            else if (!TryNumber(m.Value, out var value))
-            {
-                error = $"could not get value for metric {m.Name}: {m.Value.Type.ToIstioName()} value '{m.Value}' is not a number";
-            }
-            else if (b.Kind == MetricKind.Counter && !(value >= 0))
-            {
-                error = $"metric {m.Name}: a counter cannot be increased by {value.ToString(CultureInfo.InvariantCulture)}";
-            }
-            else
-            {
-                Record(b, m.Dimensions, value, last);
+                (errors ??= []).Add($"could not find metric info from adapter config for {m.Name}");
                 continue;
             }
 
-            (errors ??= []).Add(error);
-        }
-
-        if (errors is not null)
-        {
-            _dropped.Add(errors.Count);
-            if (Interlocked.Add(ref _droppedCount, errors.Count) - errors.Count == 0)
+            // The instance's dimensions in label order; one it lacks is an empty label, as in Istio.
+            var names = b.Dimensions;
+            var dimensions = t_dimensions is { } d && d.Length >= names.Length ? d : t_dimensions = new AttributeValue[Math.Max(16, names.Length)];
+            for (var j = 0; j < names.Length; j++)
             {
-                PrometheusLog.RecordFailed(_logger, _name, errors[0]);
+                dimensions[j] = m.Dimensions.TryGetValue(names[j], out var v) ? v : default;
             }
 
-            // As Istio: the report answers with what went wrong; everything else was recorded.
-            throw new InvalidOperationException(string.Join("; ", errors.Distinct().Take(5)));
+            if (recorder.Record(b, m.Name, m.Value, dimensions.AsSpan(0, names.Length)) is { } error)
+            {
+                (errors ??= []).Add(error);
+            }
         }
 
-        return ValueTask.CompletedTask;
+        recorder.Flush();
+        return Done(errors);
+    }
+
+    public ValueTask HandleMetricBatchAsync(MetricBatch batch, CancellationToken cancellationToken)
+    {
+        var recorder = new Recorder(this);
+        List<string>? errors = null;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var id = batch.MetricId(i);
+            if ((uint)id >= (uint)_byId.Length)
+            {
+                (errors ??= []).Add($"could not find metric info from adapter config for {batch.InstanceName(i)}");
+                continue;
+            }
+
+            if (recorder.Record(_byId[id], batch.InstanceName(i), batch.Value(i), batch.Dimensions(i)) is { } error)
+            {
+                (errors ??= []).Add(error);
+            }
+        }
+
+        recorder.Flush();
+        return Done(errors);
     }
 
     public async ValueTask DisposeAsync()
@@ -93,60 +113,111 @@ internal sealed class PrometheusHandler : IMetricHandler
         await _release().ConfigureAwait(false);
     }
 
-    private void Record(Binding b, IReadOnlyDictionary<string, AttributeValue> dimensions, double value, LastChild[]? last)
+    private ValueTask Done(List<string>? errors)
     {
-        var names = b.Dimensions;
-        var labels = t_labels;
-        if (labels is null || labels.Length < names.Length)
+        if (errors is null)
         {
-            t_labels = labels = new string[Math.Max(16, names.Length)];
+            return ValueTask.CompletedTask;
         }
 
-        ref var previous = ref last is null ? ref s_noLast : ref last[b.Index];
-        var same = previous.Child is not null;
-        for (var j = 0; j < names.Length; j++)
+        _dropped.Add(errors.Count);
+        if (Interlocked.Add(ref _droppedCount, errors.Count) - errors.Count == 0)
         {
-            var text = dimensions.TryGetValue(names[j], out var v) ? Text(v) : string.Empty;
-            labels[j] = text;
-            same = same && string.Equals(text, previous.Labels![j], StringComparison.Ordinal);
+            PrometheusLog.RecordFailed(_logger, _name, errors[0]);
         }
 
-        ChildBase child;
-        if (same)
+        // As Istio: the report answers with what went wrong; everything else was recorded.
+        return ValueTask.FromException(new InvalidOperationException(string.Join("; ", errors.Distinct().Take(5))));
+    }
+
+    /// <summary>The series named by <paramref name="dimensions"/>: from the metric's cache, or made (and cached).</summary>
+    private Series Find(Binding b, ReadOnlySpan<AttributeValue> dimensions, long now)
+    {
+        var hash = 0;
+        foreach (var v in dimensions)
         {
-            child = previous.Child!;
+            hash = HashCode.Combine(hash, v.GetHashCode());
         }
-        else
+
+        ref var slot = ref b.Cache[hash & (Binding.CacheSize - 1)];
+        var cached = Volatile.Read(ref slot);
+        if (cached is not null && cached.Matches(dimensions) && (_expiry is null || _expiry.Touch(cached, now)))
         {
-            var values = new ReadOnlySpan<string>(labels, 0, names.Length);
-            child = b.Kind switch
+            return cached;
+        }
+
+        var labels = new string[dimensions.Length];
+        for (var j = 0; j < labels.Length; j++)
+        {
+            labels[j] = Text(dimensions[j]);
+        }
+
+        var series = _expiry is null ? new Series(dimensions.ToArray(), b.Child(labels), now) : _expiry.Open(b, labels, dimensions, now);
+        Volatile.Write(ref slot, series);
+        return series;
+    }
+
+    /// <summary>One call's recording: the last series per metric, and a counter increment not yet applied.</summary>
+    private ref struct Recorder(PrometheusHandler handler)
+    {
+        private readonly PrometheusHandler _handler = handler;
+        private readonly Series?[] _last = new Series?[handler._byId.Length];
+        private readonly double[] _pending = new double[handler._byId.Length];
+        private long _now = handler._expiry is null ? 0 : handler._time.GetTimestamp();
+
+        public string? Record(Binding b, string instance, AttributeValue v, ReadOnlySpan<AttributeValue> dimensions)
+        {
+            if (!TryNumber(v, out var value))
             {
-                MetricKind.Counter => b.Counter!.WithLabels(values),
-                MetricKind.Gauge => b.Gauge!.WithLabels(values),
-                _ => b.Histogram!.WithLabels(values),
-            };
-            if (last is not null)
+                return $"could not get value for metric {instance}: {v.Type.ToIstioName()} value '{v}' is not a number";
+            }
+
+            if (b.Kind == MetricKind.Counter && !(value >= 0))
             {
-                previous.Child = child;
-                previous.Labels ??= new string[names.Length];
-                values.CopyTo(previous.Labels);
+                return $"metric {instance}: a counter cannot be increased by {value.ToString(CultureInfo.InvariantCulture)}";
+            }
+
+            ref var last = ref _last[b.Index];
+            if (last is null || last.Retired || !last.Matches(dimensions))
+            {
+                Apply(b);
+                last = _handler.Find(b, dimensions, _now);
+            }
+
+            switch (b.Kind)
+            {
+                case MetricKind.Counter:
+                    _pending[b.Index] += value;
+                    break;
+                case MetricKind.Gauge:
+                    ((Gauge.Child)last.Child).Set(value);
+                    break;
+                default:
+                    ((Histogram.Child)last.Child).Observe(value);
+                    break;
+            }
+
+            return null;
+        }
+
+        public void Flush()
+        {
+            foreach (var b in _handler._byId)
+            {
+                Apply(b);
             }
         }
 
-        switch (b.Kind)
+        private void Apply(Binding b)
         {
-            case MetricKind.Counter:
-                ((Counter.Child)child).Inc(value);
-                break;
-            case MetricKind.Gauge:
-                ((Gauge.Child)child).Set(value);
-                break;
-            default:
-                ((Histogram.Child)child).Observe(value);
-                break;
-        }
+            ref var pending = ref _pending[b.Index];
+            if (pending != 0 && _last[b.Index] is { } series)
+            {
+                ((Counter.Child)series.Child).Inc(pending);
+            }
 
-        _expiry?.Touch(child);
+            pending = 0;
+        }
     }
 
     /// <summary>Istio's promValue: numbers as they are, durations in seconds, strings parsed.</summary>
@@ -171,45 +242,103 @@ internal sealed class PrometheusHandler : IMetricHandler
         }
     }
 
-    /// <summary>A label value: strings as they are (no copy), small integers from a table, the rest in Istio's text forms.</summary>
+    /// <summary>A label value: strings as they are (no copy), small integers from a table, the rest in Istio's text forms; a dimension the instance lacks is empty.</summary>
     private static string Text(AttributeValue v) => v.Type switch
     {
+        ValueType.Unspecified => string.Empty,
         ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri => v.AsString,
         ValueType.Int64 when v.AsInt64 is >= 0 and < 1024 => s_smallInts[v.AsInt64],
         _ => v.ToString(),
     };
 
-    private static LastChild s_noLast;
-
-    /// <summary>The label values a metric was last recorded with in this call, and the child they named.</summary>
-    private struct LastChild
+    /// <summary>
+    /// One label set of one metric: its label values as they came (compared without making strings)
+    /// and its prometheus-net child. Retired when the expiry removes the child: whoever holds it
+    /// then finds (or makes) the current one.
+    /// </summary>
+    private sealed class Series(AttributeValue[] key, ChildBase child, long touched)
     {
-        public string[]? Labels;
-        public ChildBase? Child;
+        private int _retired;
+
+        // Set when other values name the same labels: that series is the one the expiry knows.
+        private Series? _primary;
+
+        public AttributeValue[] Key { get; } = key;
+
+        public ChildBase Child { get; } = child;
+
+        /// <summary>When a report last used it (TimeProvider timestamp), read by the expiry sweep.</summary>
+        public long Touched = touched;
+
+        public bool Retired => Volatile.Read(ref (_primary ?? this)._retired) != 0;
+
+        /// <summary>The series whose touch and retirement count for this one.</summary>
+        public Series Primary => _primary ?? this;
+
+        public Series Shared(Series primary)
+        {
+            _primary = primary.Primary;
+            return this;
+        }
+
+        public bool Matches(ReadOnlySpan<AttributeValue> values)
+        {
+            var key = Key;
+            if (key.Length != values.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < key.Length; i++)
+            {
+                if (!key[i].Equals(values[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        public void Retire() => Interlocked.Exchange(ref _retired, 1);
+
+        public void Unretire() => Volatile.Write(ref _retired, 0);
     }
 
     private sealed class Binding(Family family, int index)
     {
+        /// <summary>Label sets remembered per metric across reports: a direct-mapped table, so its size is fixed.</summary>
+        public const int CacheSize = 256;
+
         public int Index { get; } = index;
+
+        public string InstanceName { get; } = family.Shape.InstanceName;
 
         public MetricKind Kind { get; } = family.Shape.Kind;
 
         public string[] Dimensions { get; } = [.. family.Shape.Dimensions];
 
-        public Counter? Counter { get; } = family.Collector as Counter;
+        public Series?[] Cache { get; } = new Series?[CacheSize];
 
-        public Gauge? Gauge { get; } = family.Collector as Gauge;
-
-        public Histogram? Histogram { get; } = family.Collector as Histogram;
+        public ChildBase Child(string[] labels) => Kind switch
+        {
+            MetricKind.Counter => ((Counter)family.Collector).WithLabels(labels),
+            MetricKind.Gauge => ((Gauge)family.Collector).WithLabels(labels),
+            _ => ((Histogram)family.Collector).WithLabels(labels),
+        };
     }
 
     /// <summary>
     /// Istio's metricsExpirationPolicy: label sets not updated for the expiry duration are removed
-    /// from the endpoint (and start again from zero if they come back).
+    /// from the endpoint (and start again from zero if they come back). Every live series is known
+    /// here by its child; a series is retired and its child removed under one lock that also covers
+    /// making series, and a report touches a series before it checks that it is not retired (the
+    /// sweep retires before it looks at the touch once more), so no increment goes to a removed child.
     /// </summary>
     private sealed class Expiry : IDisposable
     {
-        private readonly ConcurrentDictionary<ChildBase, StrongBox<long>> _seen = new(ReferenceEqualityComparer.Instance);
+        private readonly ConcurrentDictionary<ChildBase, Series> _seen = new(ReferenceEqualityComparer.Instance);
+        private readonly Lock _gate = new();
         private readonly TimeProvider _time;
         private readonly long _expiry;
         private readonly System.Threading.ITimer _timer;
@@ -226,16 +355,36 @@ internal sealed class PrometheusHandler : IMetricHandler
             _timer = time.CreateTimer(_ => Sweep(), null, every, every);
         }
 
-        public void Touch(ChildBase child)
+        /// <summary>Marks a cached series used now; false when it was retired (find the current one).</summary>
+        public bool Touch(Series series, long now)
         {
-            var now = _time.GetTimestamp();
-            if (_seen.TryGetValue(child, out var box))
+            // A full fence between the touch and the check (the sweep does the opposite pair).
+            var primary = series.Primary;
+            Interlocked.Exchange(ref primary.Touched, now);
+            return !primary.Retired;
+        }
+
+        /// <summary>The live series for <paramref name="labels"/>, made if needed.</summary>
+        public Series Open(Binding b, string[] labels, ReadOnlySpan<AttributeValue> key, long now)
+        {
+            lock (_gate)
             {
-                Volatile.Write(ref box.Value, now);
-            }
-            else
-            {
-                _seen.TryAdd(child, new StrongBox<long>(now));
+                var child = b.Child(labels);
+                if (_seen.TryGetValue(child, out var series))
+                {
+                    Interlocked.Exchange(ref series.Touched, now);
+                    if (series.Matches(key))
+                    {
+                        return series;
+                    }
+
+                    // The same labels reached by other values (e.g. 200 and "200"): one child, one record of its use.
+                    return new Series(key.ToArray(), child, now).Shared(series);
+                }
+
+                series = new Series(key.ToArray(), child, now);
+                _seen[child] = series;
+                return series;
             }
         }
 
@@ -243,12 +392,27 @@ internal sealed class PrometheusHandler : IMetricHandler
 
         private void Sweep()
         {
-            var now = _time.GetTimestamp();
             var removed = 0;
-            foreach (var (child, box) in _seen)
+            lock (_gate)
             {
-                if (now - Volatile.Read(ref box.Value) >= _expiry && _seen.TryRemove(child, out _))
+                var now = _time.GetTimestamp();
+                foreach (var (child, series) in _seen)
                 {
+                    var touched = Volatile.Read(ref series.Touched);
+                    if (now - touched < _expiry)
+                    {
+                        continue;
+                    }
+
+                    series.Retire();
+                    if (Volatile.Read(ref series.Touched) != touched)
+                    {
+                        // A report took it between the two reads: it stays.
+                        series.Unretire();
+                        continue;
+                    }
+
+                    _seen.TryRemove(child, out _);
                     child.Remove();
                     removed++;
                 }
