@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Mixer.Sdk;
 using Mixer.Sdk.Adapters;
@@ -43,7 +41,7 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         _release = release;
         _time = context.Time;
         _dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
-        _expiry = expiration is null ? null : new Expiry(expiration, context.Time, context.Logger, _name);
+        _expiry = expiration is null ? null : new Expiry(expiration, families, context.Time, context.Logger, _name);
         _byId = families.Select((f, i) => new Binding(f, i)).ToArray();
         _bindings = _byId.ToFrozenDictionary(b => b.InstanceName, StringComparer.Ordinal);
     }
@@ -130,8 +128,8 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         return ValueTask.FromException(new InvalidOperationException(string.Join("; ", errors.Distinct().Take(5))));
     }
 
-    /// <summary>The series named by <paramref name="dimensions"/>: from the metric's cache, or made (and cached).</summary>
-    private Series Find(Binding b, ReadOnlySpan<AttributeValue> dimensions, long now)
+    /// <summary>The series named by <paramref name="dimensions"/>: from the metric's cache, or from its family (and cached).</summary>
+    private static Series Find(Binding b, ReadOnlySpan<AttributeValue> dimensions, long now)
     {
         var hash = 0;
         foreach (var v in dimensions)
@@ -141,7 +139,7 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
 
         ref var slot = ref b.Cache[hash & (Binding.CacheSize - 1)];
         var cached = Volatile.Read(ref slot);
-        if (cached is not null && cached.Matches(dimensions) && (_expiry is null || _expiry.Touch(cached, now)))
+        if (cached is not null && cached.Matches(dimensions) && cached.Touch(now))
         {
             return cached;
         }
@@ -152,7 +150,7 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
             labels[j] = Text(dimensions[j]);
         }
 
-        var series = _expiry is null ? new Series(dimensions.ToArray(), b.Child(labels), now) : _expiry.Open(b, labels, dimensions, now);
+        var series = b.Family.Series.Open(labels, dimensions, now, b.Child);
         Volatile.Write(ref slot, series);
         return series;
     }
@@ -163,7 +161,7 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         private readonly PrometheusHandler _handler = handler;
         private readonly Series?[] _last = new Series?[handler._byId.Length];
         private readonly double[] _pending = new double[handler._byId.Length];
-        private long _now = handler._expiry is null ? 0 : handler._time.GetTimestamp();
+        private readonly long _now = handler._time.GetTimestamp();
 
         public string? Record(Binding b, string instance, AttributeValue v, ReadOnlySpan<AttributeValue> dimensions)
         {
@@ -181,7 +179,7 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
             if (last is null || last.Retired || !last.Matches(dimensions))
             {
                 Apply(b);
-                last = _handler.Find(b, dimensions, _now);
+                last = Find(b, dimensions, _now);
             }
 
             switch (b.Kind)
@@ -251,66 +249,14 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         _ => v.ToString(),
     };
 
-    /// <summary>
-    /// One label set of one metric: its label values as they came (compared without making strings)
-    /// and its prometheus-net child. Retired when the expiry removes the child: whoever holds it
-    /// then finds (or makes) the current one.
-    /// </summary>
-    private sealed class Series(AttributeValue[] key, ChildBase child, long touched)
-    {
-        private int _retired;
-
-        // Set when other values name the same labels: that series is the one the expiry knows.
-        private Series? _primary;
-
-        public AttributeValue[] Key { get; } = key;
-
-        public ChildBase Child { get; } = child;
-
-        /// <summary>When a report last used it (TimeProvider timestamp), read by the expiry sweep.</summary>
-        public long Touched = touched;
-
-        public bool Retired => Volatile.Read(ref (_primary ?? this)._retired) != 0;
-
-        /// <summary>The series whose touch and retirement count for this one.</summary>
-        public Series Primary => _primary ?? this;
-
-        public Series Shared(Series primary)
-        {
-            _primary = primary.Primary;
-            return this;
-        }
-
-        public bool Matches(ReadOnlySpan<AttributeValue> values)
-        {
-            var key = Key;
-            if (key.Length != values.Length)
-            {
-                return false;
-            }
-
-            for (var i = 0; i < key.Length; i++)
-            {
-                if (!key[i].Equals(values[i]))
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
-
-        public void Retire() => Interlocked.Exchange(ref _retired, 1);
-
-        public void Unretire() => Volatile.Write(ref _retired, 0);
-    }
-
     private sealed class Binding(Family family, int index)
     {
         /// <summary>Label sets remembered per metric across reports: a direct-mapped table, so its size is fixed.</summary>
         public const int CacheSize = 256;
 
         public int Index { get; } = index;
+
+        public Family Family { get; } = family;
 
         public string InstanceName { get; } = family.Shape.InstanceName;
 
@@ -322,70 +268,35 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
 
         public ChildBase Child(string[] labels) => Kind switch
         {
-            MetricKind.Counter => ((Counter)family.Collector).WithLabels(labels),
-            MetricKind.Gauge => ((Gauge)family.Collector).WithLabels(labels),
-            _ => ((Histogram)family.Collector).WithLabels(labels),
+            MetricKind.Counter => ((Counter)Family.Collector).WithLabels(labels),
+            MetricKind.Gauge => ((Gauge)Family.Collector).WithLabels(labels),
+            _ => ((Histogram)Family.Collector).WithLabels(labels),
         };
     }
 
     /// <summary>
     /// Istio's metricsExpirationPolicy: label sets not updated for the expiry duration are removed
-    /// from the endpoint (and start again from zero if they come back). Every live series is known
-    /// here by its child; a series is retired and its child removed under one lock that also covers
-    /// making series, and a report touches a series before it checks that it is not retired (the
-    /// sweep retires before it looks at the touch once more), so no increment goes to a removed child.
+    /// from the endpoint (and start again from zero if they come back). Use by any handler of the
+    /// same family counts (the families' series are shared).
     /// </summary>
     private sealed class Expiry : IDisposable
     {
-        private readonly ConcurrentDictionary<ChildBase, Series> _seen = new(ReferenceEqualityComparer.Instance);
-        private readonly Lock _gate = new();
         private readonly TimeProvider _time;
         private readonly long _expiry;
         private readonly System.Threading.ITimer _timer;
         private readonly ILogger _logger;
         private readonly string _handler;
+        private readonly IReadOnlyList<Family> _families;
 
-        public Expiry(ExpirationPolicy policy, TimeProvider time, ILogger logger, string handler)
+        public Expiry(ExpirationPolicy policy, IReadOnlyList<Family> families, TimeProvider time, ILogger logger, string handler)
         {
             _time = time;
             _logger = logger;
             _handler = handler;
+            _families = families;
             _expiry = (long)(policy.MetricsExpiryDuration.TotalSeconds * time.TimestampFrequency);
             var every = policy.ExpiryCheckIntervalDuration > TimeSpan.Zero ? policy.ExpiryCheckIntervalDuration : policy.MetricsExpiryDuration / 2;
             _timer = time.CreateTimer(_ => Sweep(), null, every, every);
-        }
-
-        /// <summary>Marks a cached series used now; false when it was retired (find the current one).</summary>
-        public bool Touch(Series series, long now)
-        {
-            // A full fence between the touch and the check (the sweep does the opposite pair).
-            var primary = series.Primary;
-            Interlocked.Exchange(ref primary.Touched, now);
-            return !primary.Retired;
-        }
-
-        /// <summary>The live series for <paramref name="labels"/>, made if needed.</summary>
-        public Series Open(Binding b, string[] labels, ReadOnlySpan<AttributeValue> key, long now)
-        {
-            lock (_gate)
-            {
-                var child = b.Child(labels);
-                if (_seen.TryGetValue(child, out var series))
-                {
-                    Interlocked.Exchange(ref series.Touched, now);
-                    if (series.Matches(key))
-                    {
-                        return series;
-                    }
-
-                    // The same labels reached by other values (e.g. 200 and "200"): one child, one record of its use.
-                    return new Series(key.ToArray(), child, now).Shared(series);
-                }
-
-                series = new Series(key.ToArray(), child, now);
-                _seen[child] = series;
-                return series;
-            }
         }
 
         public void Dispose() => _timer.Dispose();
@@ -393,29 +304,9 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         private void Sweep()
         {
             var removed = 0;
-            lock (_gate)
+            foreach (var f in _families)
             {
-                var now = _time.GetTimestamp();
-                foreach (var (child, series) in _seen)
-                {
-                    var touched = Volatile.Read(ref series.Touched);
-                    if (now - touched < _expiry)
-                    {
-                        continue;
-                    }
-
-                    series.Retire();
-                    if (Volatile.Read(ref series.Touched) != touched)
-                    {
-                        // A report took it between the two reads: it stays.
-                        series.Unretire();
-                        continue;
-                    }
-
-                    _seen.TryRemove(child, out _);
-                    child.Remove();
-                    removed++;
-                }
+                removed += f.Series.Sweep(_time.GetTimestamp(), _expiry);
             }
 
             if (removed > 0)
