@@ -312,6 +312,7 @@ internal sealed partial class Dispatcher : IDispatcher
             List<string>? errors = null;
             foreach (var bag in batch.Bags())
             {
+                scratch.NextSet();
                 var rules = snapshot.GlobalRules;
                 for (var pass = 0; pass < 2; pass++)
                 {
@@ -427,12 +428,13 @@ internal sealed partial class Dispatcher : IDispatcher
         var dimensions = scratch.Dimensions(route.DimensionCount);
         var value = default(AttributeValue);
         var fields = instance.Fields;
+        var slots = route.Slots;
         for (var f = 0; f < fields.Count; f++)
         {
             var field = fields[f];
             if (field.Expression is not null)
             {
-                if (!field.Expression.TryEvaluate(bag, out var v, out error))
+                if (!scratch.Evaluate(slots[f][0], field.Expression, bag, out var v, out error))
                 {
                     error = $"field '{field.Path}': {error}";
                     return false;
@@ -446,9 +448,10 @@ internal sealed partial class Dispatcher : IDispatcher
             else if (field.Map is { } entries)
             {
                 var targets = f == route.DimensionsField ? route.Targets : null;
+                var mapSlots = slots[f];
                 for (var m = 0; m < entries.Count; m++)
                 {
-                    if (!entries[m].Value.TryEvaluate(bag, out var v, out error))
+                    if (!scratch.Evaluate(mapSlots[m], entries[m].Value, bag, out var v, out error))
                     {
                         error = $"field '{field.Path}[{entries[m].Key}]': {error}";
                         return false;
@@ -477,6 +480,12 @@ internal sealed partial class Dispatcher : IDispatcher
 
         private AttributeValue[] _dimensions = new AttributeValue[8];
 
+        // Values of this set's expressions by ExpressionSlots number, valid where the stamp is the set's.
+        private long _set;
+        private long[] _stamps = new long[32];
+        private AttributeValue[] _values = new AttributeValue[32];
+        private string?[] _errors = new string?[32];
+
         /// <summary>Metric rows by handler, for handlers that take batches (few: a list beats a dictionary).</summary>
         public List<(HandlerEntry Handler, MetricBatch Batch)> Batches { get; } = [];
 
@@ -497,6 +506,39 @@ internal sealed partial class Dispatcher : IDispatcher
             var batch = s_batches.TryTake(out var spare) ? spare : new MetricBatch();
             batches.Add((handler, batch));
             return batch;
+        }
+
+        /// <summary>Moves on to the next attribute set: values of the one before no longer hold.</summary>
+        public void NextSet() => _set++;
+
+        /// <summary>The expression numbered <paramref name="slot"/> on this set's bag: evaluated once per set.</summary>
+        public bool Evaluate(int slot, ICompiledExpression expression, IAttributeBag bag, out AttributeValue value, out string? error)
+        {
+            if (slot >= _stamps.Length)
+            {
+                var size = Math.Max(slot + 1, _stamps.Length * 2);
+                Array.Resize(ref _stamps, size);
+                Array.Resize(ref _values, size);
+                Array.Resize(ref _errors, size);
+            }
+
+            if (_stamps[slot] == _set)
+            {
+                value = _values[slot];
+                error = _errors[slot];
+                return error is null;
+            }
+
+            var ok = expression.TryEvaluate(bag, out value, out error);
+            if (!ok)
+            {
+                error ??= "evaluation failed";
+            }
+
+            _stamps[slot] = _set;
+            _values[slot] = value;
+            _errors[slot] = ok ? null : error;
+            return ok;
         }
 
         /// <summary>A cleared span of <paramref name="count"/> values for one row's dimensions.</summary>
@@ -526,6 +568,11 @@ internal sealed partial class Dispatcher : IDispatcher
 
             Batches.Clear();
             Buffers = null;
+
+            // Drop references to this report's values (strings, maps) so a parked scratch keeps nothing alive.
+            _set++;
+            Array.Clear(_values);
+            Array.Clear(_errors);
         }
     }
 

@@ -40,14 +40,37 @@ internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOn
 }
 
 /// <summary>One action of a rule: a handler and the instances sent to it.</summary>
-internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances)
+internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances, ExpressionSlots? Slots = null)
 {
     /// <summary>
     /// For a handler that takes metric batches: per instance (the positions of <see cref="Instances"/>),
     /// how its fields become a row, or null for an instance that is not a metric. Null when the
     /// handler takes instances only one by one.
     /// </summary>
-    public MetricRoute?[]? MetricRoutes { get; } = MetricRoute.For(Handler.Handler, Instances);
+    public MetricRoute?[]? MetricRoutes { get; } = MetricRoute.For(Handler.Handler, Instances, Slots ?? new ExpressionSlots());
+}
+
+/// <summary>
+/// Numbers the distinct expression texts of one snapshot. Istio-style configs repeat the same
+/// dimension expressions in every metric (<c>destination.service.host | "unknown"</c> in all ten
+/// of the load config's): a report set evaluates each number once, however many fields share it.
+/// </summary>
+internal sealed class ExpressionSlots
+{
+    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+
+    public int Of(ICompiledExpression expression)
+    {
+        lock (_slots)
+        {
+            if (!_slots.TryGetValue(expression.Text, out var slot))
+            {
+                _slots[expression.Text] = slot = _slots.Count;
+            }
+
+            return slot;
+        }
+    }
 }
 
 /// <summary>
@@ -57,8 +80,9 @@ internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceE
 /// </summary>
 internal sealed class MetricRoute
 {
-    private MetricRoute(int id, int dimensionCount, int valueField, int dimensionsField, int[] targets)
+    private MetricRoute(int id, int dimensionCount, int valueField, int dimensionsField, int[] targets, int[][] slots)
     {
+        Slots = slots;
         Id = id;
         DimensionCount = dimensionCount;
         ValueField = valueField;
@@ -81,7 +105,10 @@ internal sealed class MetricRoute
     /// <summary>Per entry of the dimensions map (config order), its position in the row, or -1.</summary>
     public int[] Targets { get; }
 
-    public static MetricRoute?[]? For(IHandler handler, IReadOnlyList<InstanceEntry> instances)
+    /// <summary>Per field, the <see cref="ExpressionSlots"/> number of its expression, or of each entry of its map.</summary>
+    public int[][] Slots { get; }
+
+    public static MetricRoute?[]? For(IHandler handler, IReadOnlyList<InstanceEntry> instances, ExpressionSlots numbers)
     {
         if (handler is not IMetricBatchHandler batched || !instances.Any(i => i.Template.Name == "metric"))
         {
@@ -138,9 +165,12 @@ internal sealed class MetricRoute
                 }
             }
 
+            var slots = instance.Fields
+                .Select(f => f.Expression is { } e ? [numbers.Of(e)] : f.Map?.Select(kv => numbers.Of(kv.Value)).ToArray() ?? [])
+                .ToArray();
             routes[i] = layout is null
-                ? new MetricRoute(-1, 0, valueField, dimensionsField, targets)
-                : new MetricRoute(layout.Id, layout.Dimensions.Count, valueField, dimensionsField, targets);
+                ? new MetricRoute(-1, 0, valueField, dimensionsField, targets, slots)
+                : new MetricRoute(layout.Id, layout.Dimensions.Count, valueField, dimensionsField, targets, slots);
         }
 
         return routes;
