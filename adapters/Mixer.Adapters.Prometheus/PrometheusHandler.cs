@@ -95,7 +95,15 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
                 continue;
             }
 
-            if (recorder.Record(_byId[id], batch.InstanceName(i), batch.Value(i), batch.Dimensions(i)) is { } error)
+            var b = _byId[id];
+            var dimensions = batch.Dimensions(i);
+            if (dimensions.Length != b.Dimensions.Length)
+            {
+                (errors ??= []).Add($"metric {batch.InstanceName(i)}: {dimensions.Length} dimension values given, its layout has {b.Dimensions.Length}");
+                continue;
+            }
+
+            if (recorder.Record(b, batch.InstanceName(i), batch.Value(i), dimensions) is { } error)
             {
                 (errors ??= []).Add(error);
             }
