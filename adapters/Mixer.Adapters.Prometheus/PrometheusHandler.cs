@@ -163,12 +163,17 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
         return series;
     }
 
-    /// <summary>One call's recording: the last series per metric, and a counter increment not yet applied.</summary>
+    /// <summary>
+    /// One call's recording: the last series per metric, and what is not yet applied to it — a
+    /// counter's sum, a gauge's last value, a histogram's run of one value — so a run of rows on one
+    /// series touches the shared child once.
+    /// </summary>
     private ref struct Recorder(PrometheusHandler handler)
     {
         private readonly PrometheusHandler _handler = handler;
         private readonly Series?[] _last = new Series?[handler._byId.Length];
         private readonly double[] _pending = new double[handler._byId.Length];
+        private readonly long[] _counts = new long[handler._byId.Length];
         private readonly long _now = handler._time.GetTimestamp();
 
         public string? Record(Binding b, string instance, AttributeValue v, ReadOnlySpan<AttributeValue> dimensions)
@@ -183,7 +188,8 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
                 return $"metric {instance}: a counter cannot be increased by {value.ToString(CultureInfo.InvariantCulture)}";
             }
 
-            ref var last = ref _last[b.Index];
+            var i = b.Index;
+            ref var last = ref _last[i];
             if (last is null || last.Retired || !last.Matches(dimensions))
             {
                 Apply(b);
@@ -193,13 +199,21 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
             switch (b.Kind)
             {
                 case MetricKind.Counter:
-                    _pending[b.Index] += value;
+                    _pending[i] += value;
                     break;
                 case MetricKind.Gauge:
-                    ((Gauge.Child)last.Child).Set(value);
+                    // Only the last value of a run can be seen.
+                    _pending[i] = value;
+                    _counts[i] = 1;
                     break;
                 default:
-                    ((Histogram.Child)last.Child).Observe(value);
+                    if (_counts[i] == 0 || !_pending[i].Equals(value))
+                    {
+                        Apply(b);
+                        _pending[i] = value;
+                    }
+
+                    _counts[i]++;
                     break;
             }
 
@@ -216,13 +230,25 @@ internal sealed class PrometheusHandler : IMetricBatchHandler
 
         private void Apply(Binding b)
         {
-            ref var pending = ref _pending[b.Index];
-            if (pending != 0 && _last[b.Index] is { } series)
+            var i = b.Index;
+            if (_last[i] is { } series)
             {
-                ((Counter.Child)series.Child).Inc(pending);
+                switch (b.Kind)
+                {
+                    case MetricKind.Counter when _pending[i] != 0:
+                        ((Counter.Child)series.Child).Inc(_pending[i]);
+                        break;
+                    case MetricKind.Gauge when _counts[i] > 0:
+                        ((Gauge.Child)series.Child).Set(_pending[i]);
+                        break;
+                    case MetricKind.Distribution when _counts[i] > 0:
+                        ((Histogram.Child)series.Child).Observe(_pending[i], _counts[i]);
+                        break;
+                }
             }
 
-            pending = 0;
+            _pending[i] = 0;
+            _counts[i] = 0;
         }
     }
 

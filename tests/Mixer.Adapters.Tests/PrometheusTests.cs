@@ -288,4 +288,33 @@ public sealed class PrometheusTests
 
         (await ScrapeAsync(port)).ShouldContain("istio_requests_total{destination_service=\"reviews\",response_code=\"200\"} 2");
     }
+
+    [Fact]
+    public async Task HandleBatch_RunsOfOneValue_AreObservedAndSetAsOften_AsTheyCame()
+    {
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync("""
+            {"metrics": [
+              {"name": "size", "instanceName": "size.metric.ns", "kind": "DISTRIBUTION", "labelNames": [],
+               "buckets": {"explicitBuckets": {"bounds": [1, 10]}}},
+              {"name": "last", "instanceName": "last.metric.ns", "kind": "GAUGE"}]}
+            """, port);
+        var size = handler.GetLayout("size.metric.ns")!.Id;
+        var last = handler.GetLayout("last.metric.ns")!.Id;
+        var batch = new MetricBatch();
+        foreach (var v in new long[] { 0, 0, 0, 5, 5, 0, 20 })
+        {
+            batch.Add(size, "size.metric.ns", AttributeValue.Int64(v), []);
+            batch.Add(last, "last.metric.ns", AttributeValue.Int64(v), []);
+        }
+
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+
+        var text = await ScrapeAsync(port);
+        text.ShouldContain("istio_size_bucket{le=\"1\"} 4");
+        text.ShouldContain("istio_size_bucket{le=\"10\"} 6");
+        text.ShouldContain("istio_size_count 7");
+        text.ShouldContain("istio_size_sum 30");
+        text.ShouldContain("istio_last 20");
+    }
 }
