@@ -31,6 +31,9 @@ internal sealed class Family
 
     public Collector Collector { get; }
 
+    /// <summary>The label sets recorded, shared by every handler recording into this family.</summary>
+    public SeriesRegistry Series { get; } = new();
+
     /// <summary>Handlers using this family, by name, with how many live generations of each (guarded by the table's lock).</summary>
     public Dictionary<string, int> Holders { get; } = new(StringComparer.Ordinal);
 }

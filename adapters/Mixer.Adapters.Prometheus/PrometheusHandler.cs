@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Mixer.Sdk;
 using Mixer.Sdk.Adapters;
@@ -11,20 +9,29 @@ using ValueType = Mixer.Sdk.ValueType;
 
 namespace Mixer.Adapters.Prometheus;
 
-/// <summary>Records metric instances into the families of one handler config.</summary>
-internal sealed class PrometheusHandler : IMetricHandler
+/// <summary>
+/// Records metric instances into the families of one handler config. Both the one-object-per-instance
+/// call and the batch call land in the same recording: per metric, the label values of a row name
+/// a series (a prometheus-net child), found without building label strings in the common cases —
+/// the same values as the metric's previous row in this call, or a hit in a small per-metric cache
+/// that lives across reports. Counter increments of consecutive rows of one series are added up
+/// before they reach the child.
+/// </summary>
+internal sealed class PrometheusHandler : IMetricBatchHandler
 {
     private static readonly string[] s_smallInts = Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     [ThreadStatic]
-    private static string[]? t_labels;
+    private static AttributeValue[]? t_dimensions;
 
     private readonly FrozenDictionary<string, Binding> _bindings;
+    private readonly Binding[] _byId;
     private readonly Func<ValueTask> _release;
     private readonly string _name;
     private readonly ILogger _logger;
     private readonly IAdapterCounter _dropped;
     private readonly Expiry? _expiry;
+    private readonly TimeProvider _time;
     private long _droppedCount;
 
     public PrometheusHandler(HandlerContext context, IReadOnlyList<Family> families, ExpirationPolicy? expiration, Func<ValueTask> release)
@@ -32,59 +39,78 @@ internal sealed class PrometheusHandler : IMetricHandler
         _name = context.HandlerName;
         _logger = context.Logger;
         _release = release;
+        _time = context.Time;
         _dropped = context.Metrics.Counter("mixer_adapter_dropped_total", "Instances a handler dropped: its queue was full, or it could not use them.");
-        _expiry = expiration is null ? null : new Expiry(expiration, context.Time, context.Logger, _name);
-        var index = 0;
-        _bindings = families.ToFrozenDictionary(f => f.Shape.InstanceName, f => new Binding(f, index++), StringComparer.Ordinal);
+        _expiry = expiration is null ? null : new Expiry(expiration, families, context.Time, context.Logger, _name);
+        _byId = families.Select((f, i) => new Binding(f, i)).ToArray();
+        _bindings = _byId.ToFrozenDictionary(b => b.InstanceName, StringComparer.Ordinal);
     }
 
     public long DroppedCount => Interlocked.Read(ref _droppedCount);
 
+    public MetricLayout? GetLayout(string instanceName) =>
+        _bindings.TryGetValue(instanceName, out var b) ? new MetricLayout(b.Index, b.Dimensions) : null;
+
     public ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken)
     {
+        var recorder = new Recorder(this);
         List<string>? errors = null;
-
-        // A report's instances mostly repeat their label values (delta-encoded sets differ in a
-        // few attributes): remember each metric's last label set and child for this call.
-        var last = instances.Count > _bindings.Count ? new LastChild[_bindings.Count] : null;
         for (var i = 0; i < instances.Count; i++)
         {
             var m = instances[i];
-            string? error;
             if (!_bindings.TryGetValue(m.Name, out var b))
             {
-                error = $"could not find metric info from adapter config for {m.Name}";
-            }
-            else if (!TryNumber(m.Value, out var value))
-            {
-                error = $"could not get value for metric {m.Name}: {m.Value.Type.ToIstioName()} value '{m.Value}' is not a number";
-            }
-            else if (b.Kind == MetricKind.Counter && !(value >= 0))
-            {
-                error = $"metric {m.Name}: a counter cannot be increased by {value.ToString(CultureInfo.InvariantCulture)}";
-            }
-            else
-            {
-                Record(b, m.Dimensions, value, last);
+                (errors ??= []).Add($"could not find metric info from adapter config for {m.Name}");
                 continue;
             }
 
-            (errors ??= []).Add(error);
-        }
-
-        if (errors is not null)
-        {
-            _dropped.Add(errors.Count);
-            if (Interlocked.Add(ref _droppedCount, errors.Count) - errors.Count == 0)
+            // The instance's dimensions in label order; one it lacks is an empty label, as in Istio.
+            var names = b.Dimensions;
+            var dimensions = t_dimensions is { } d && d.Length >= names.Length ? d : t_dimensions = new AttributeValue[Math.Max(16, names.Length)];
+            for (var j = 0; j < names.Length; j++)
             {
-                PrometheusLog.RecordFailed(_logger, _name, errors[0]);
+                dimensions[j] = m.Dimensions.TryGetValue(names[j], out var v) ? v : default;
             }
 
-            // As Istio: the report answers with what went wrong; everything else was recorded.
-            throw new InvalidOperationException(string.Join("; ", errors.Distinct().Take(5)));
+            if (recorder.Record(b, m.Name, m.Value, dimensions.AsSpan(0, names.Length)) is { } error)
+            {
+                (errors ??= []).Add(error);
+            }
         }
 
-        return ValueTask.CompletedTask;
+        recorder.Flush();
+        return Done(errors);
+    }
+
+    public ValueTask HandleMetricBatchAsync(MetricBatch batch, CancellationToken cancellationToken)
+    {
+        var recorder = new Recorder(this);
+        List<string>? errors = null;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var id = batch.MetricId(i);
+            if ((uint)id >= (uint)_byId.Length)
+            {
+                (errors ??= []).Add($"could not find metric info from adapter config for {batch.InstanceName(i)}");
+                continue;
+            }
+
+            var b = _byId[id];
+            var dimensions = batch.Dimensions(i);
+            if (dimensions.Length != b.Dimensions.Length)
+            {
+                (errors ??= []).Add($"metric {batch.InstanceName(i)}: {dimensions.Length} dimension values given, its layout has {b.Dimensions.Length}");
+                continue;
+            }
+
+            if (recorder.Record(b, batch.InstanceName(i), batch.Value(i), dimensions) is { } error)
+            {
+                (errors ??= []).Add(error);
+            }
+        }
+
+        recorder.Flush();
+        return Done(errors);
     }
 
     public async ValueTask DisposeAsync()
@@ -93,60 +119,137 @@ internal sealed class PrometheusHandler : IMetricHandler
         await _release().ConfigureAwait(false);
     }
 
-    private void Record(Binding b, IReadOnlyDictionary<string, AttributeValue> dimensions, double value, LastChild[]? last)
+    private ValueTask Done(List<string>? errors)
     {
-        var names = b.Dimensions;
-        var labels = t_labels;
-        if (labels is null || labels.Length < names.Length)
+        if (errors is null)
         {
-            t_labels = labels = new string[Math.Max(16, names.Length)];
+            return ValueTask.CompletedTask;
         }
 
-        ref var previous = ref last is null ? ref s_noLast : ref last[b.Index];
-        var same = previous.Child is not null;
-        for (var j = 0; j < names.Length; j++)
+        _dropped.Add(errors.Count);
+        if (Interlocked.Add(ref _droppedCount, errors.Count) - errors.Count == 0)
         {
-            var text = dimensions.TryGetValue(names[j], out var v) ? Text(v) : string.Empty;
-            labels[j] = text;
-            same = same && string.Equals(text, previous.Labels![j], StringComparison.Ordinal);
+            PrometheusLog.RecordFailed(_logger, _name, errors[0]);
         }
 
-        ChildBase child;
-        if (same)
+        // As Istio: the report answers with what went wrong; everything else was recorded.
+        return ValueTask.FromException(new InvalidOperationException(string.Join("; ", errors.Distinct().Take(5))));
+    }
+
+    /// <summary>The series named by <paramref name="dimensions"/>: from the metric's cache, or from its family (and cached).</summary>
+    private static Series Find(Binding b, ReadOnlySpan<AttributeValue> dimensions, long now)
+    {
+        var hash = 0;
+        foreach (var v in dimensions)
         {
-            child = previous.Child!;
+            hash = HashCode.Combine(hash, v.GetHashCode());
         }
-        else
+
+        ref var slot = ref b.Cache[hash & (Binding.CacheSize - 1)];
+        var cached = Volatile.Read(ref slot);
+        if (cached is not null && cached.Matches(dimensions) && cached.Touch(now))
         {
-            var values = new ReadOnlySpan<string>(labels, 0, names.Length);
-            child = b.Kind switch
+            return cached;
+        }
+
+        var labels = new string[dimensions.Length];
+        for (var j = 0; j < labels.Length; j++)
+        {
+            labels[j] = Text(dimensions[j]);
+        }
+
+        var series = b.Family.Series.Open(labels, dimensions, now, b.Child);
+        Volatile.Write(ref slot, series);
+        return series;
+    }
+
+    /// <summary>
+    /// One call's recording: the last series per metric, and what is not yet applied to it — a
+    /// counter's sum, a gauge's last value, a histogram's run of one value — so a run of rows on one
+    /// series touches the shared child once.
+    /// </summary>
+    private ref struct Recorder(PrometheusHandler handler)
+    {
+        private readonly PrometheusHandler _handler = handler;
+        private readonly Series?[] _last = new Series?[handler._byId.Length];
+        private readonly double[] _pending = new double[handler._byId.Length];
+        private readonly long[] _counts = new long[handler._byId.Length];
+        private readonly long _now = handler._time.GetTimestamp();
+
+        public string? Record(Binding b, string instance, AttributeValue v, ReadOnlySpan<AttributeValue> dimensions)
+        {
+            if (!TryNumber(v, out var value))
             {
-                MetricKind.Counter => b.Counter!.WithLabels(values),
-                MetricKind.Gauge => b.Gauge!.WithLabels(values),
-                _ => b.Histogram!.WithLabels(values),
-            };
-            if (last is not null)
+                return $"could not get value for metric {instance}: {v.Type.ToIstioName()} value '{v}' is not a number";
+            }
+
+            if (b.Kind == MetricKind.Counter && !(value >= 0))
             {
-                previous.Child = child;
-                previous.Labels ??= new string[names.Length];
-                values.CopyTo(previous.Labels);
+                return $"metric {instance}: a counter cannot be increased by {value.ToString(CultureInfo.InvariantCulture)}";
+            }
+
+            var i = b.Index;
+            ref var last = ref _last[i];
+            if (last is null || last.Retired || !last.Matches(dimensions))
+            {
+                Apply(b);
+                last = Find(b, dimensions, _now);
+            }
+
+            switch (b.Kind)
+            {
+                case MetricKind.Counter:
+                    _pending[i] += value;
+                    break;
+                case MetricKind.Gauge:
+                    // Only the last value of a run can be seen.
+                    _pending[i] = value;
+                    _counts[i] = 1;
+                    break;
+                default:
+                    if (_counts[i] == 0 || !_pending[i].Equals(value))
+                    {
+                        Apply(b);
+                        _pending[i] = value;
+                    }
+
+                    _counts[i]++;
+                    break;
+            }
+
+            return null;
+        }
+
+        public void Flush()
+        {
+            foreach (var b in _handler._byId)
+            {
+                Apply(b);
             }
         }
 
-        switch (b.Kind)
+        private void Apply(Binding b)
         {
-            case MetricKind.Counter:
-                ((Counter.Child)child).Inc(value);
-                break;
-            case MetricKind.Gauge:
-                ((Gauge.Child)child).Set(value);
-                break;
-            default:
-                ((Histogram.Child)child).Observe(value);
-                break;
-        }
+            var i = b.Index;
+            if (_last[i] is { } series)
+            {
+                switch (b.Kind)
+                {
+                    case MetricKind.Counter when _pending[i] != 0:
+                        ((Counter.Child)series.Child).Inc(_pending[i]);
+                        break;
+                    case MetricKind.Gauge when _counts[i] > 0:
+                        ((Gauge.Child)series.Child).Set(_pending[i]);
+                        break;
+                    case MetricKind.Distribution when _counts[i] > 0:
+                        ((Histogram.Child)series.Child).Observe(_pending[i], _counts[i]);
+                        break;
+                }
+            }
 
-        _expiry?.Touch(child);
+            _pending[i] = 0;
+            _counts[i] = 0;
+        }
     }
 
     /// <summary>Istio's promValue: numbers as they are, durations in seconds, strings parsed.</summary>
@@ -171,87 +274,73 @@ internal sealed class PrometheusHandler : IMetricHandler
         }
     }
 
-    /// <summary>A label value: strings as they are (no copy), small integers from a table, the rest in Istio's text forms.</summary>
+    /// <summary>A label value: strings as they are (no copy), small integers from a table, the rest in Istio's text forms; a dimension the instance lacks is empty.</summary>
     private static string Text(AttributeValue v) => v.Type switch
     {
+        ValueType.Unspecified => string.Empty,
         ValueType.String or ValueType.DnsName or ValueType.EmailAddress or ValueType.Uri => v.AsString,
         ValueType.Int64 when v.AsInt64 is >= 0 and < 1024 => s_smallInts[v.AsInt64],
         _ => v.ToString(),
     };
 
-    private static LastChild s_noLast;
-
-    /// <summary>The label values a metric was last recorded with in this call, and the child they named.</summary>
-    private struct LastChild
-    {
-        public string[]? Labels;
-        public ChildBase? Child;
-    }
-
     private sealed class Binding(Family family, int index)
     {
+        /// <summary>Label sets remembered per metric across reports: a direct-mapped table, so its size is fixed.</summary>
+        public const int CacheSize = 256;
+
         public int Index { get; } = index;
+
+        public Family Family { get; } = family;
+
+        public string InstanceName { get; } = family.Shape.InstanceName;
 
         public MetricKind Kind { get; } = family.Shape.Kind;
 
         public string[] Dimensions { get; } = [.. family.Shape.Dimensions];
 
-        public Counter? Counter { get; } = family.Collector as Counter;
+        public Series?[] Cache { get; } = new Series?[CacheSize];
 
-        public Gauge? Gauge { get; } = family.Collector as Gauge;
-
-        public Histogram? Histogram { get; } = family.Collector as Histogram;
+        public ChildBase Child(string[] labels) => Kind switch
+        {
+            MetricKind.Counter => ((Counter)Family.Collector).WithLabels(labels),
+            MetricKind.Gauge => ((Gauge)Family.Collector).WithLabels(labels),
+            _ => ((Histogram)Family.Collector).WithLabels(labels),
+        };
     }
 
     /// <summary>
     /// Istio's metricsExpirationPolicy: label sets not updated for the expiry duration are removed
-    /// from the endpoint (and start again from zero if they come back).
+    /// from the endpoint (and start again from zero if they come back). Use by any handler of the
+    /// same family counts (the families' series are shared).
     /// </summary>
     private sealed class Expiry : IDisposable
     {
-        private readonly ConcurrentDictionary<ChildBase, StrongBox<long>> _seen = new(ReferenceEqualityComparer.Instance);
         private readonly TimeProvider _time;
         private readonly long _expiry;
         private readonly System.Threading.ITimer _timer;
         private readonly ILogger _logger;
         private readonly string _handler;
+        private readonly IReadOnlyList<Family> _families;
 
-        public Expiry(ExpirationPolicy policy, TimeProvider time, ILogger logger, string handler)
+        public Expiry(ExpirationPolicy policy, IReadOnlyList<Family> families, TimeProvider time, ILogger logger, string handler)
         {
             _time = time;
             _logger = logger;
             _handler = handler;
+            _families = families;
             _expiry = (long)(policy.MetricsExpiryDuration.TotalSeconds * time.TimestampFrequency);
             var every = policy.ExpiryCheckIntervalDuration > TimeSpan.Zero ? policy.ExpiryCheckIntervalDuration : policy.MetricsExpiryDuration / 2;
             _timer = time.CreateTimer(_ => Sweep(), null, every, every);
-        }
-
-        public void Touch(ChildBase child)
-        {
-            var now = _time.GetTimestamp();
-            if (_seen.TryGetValue(child, out var box))
-            {
-                Volatile.Write(ref box.Value, now);
-            }
-            else
-            {
-                _seen.TryAdd(child, new StrongBox<long>(now));
-            }
         }
 
         public void Dispose() => _timer.Dispose();
 
         private void Sweep()
         {
-            var now = _time.GetTimestamp();
             var removed = 0;
-            foreach (var (child, box) in _seen)
+            foreach (var f in _families)
             {
-                if (now - Volatile.Read(ref box.Value) >= _expiry && _seen.TryRemove(child, out _))
-                {
-                    child.Remove();
-                    removed++;
-                }
+                removed += f.Series.Sweep(_time.GetTimestamp(), _expiry);
             }
 
             if (removed > 0)

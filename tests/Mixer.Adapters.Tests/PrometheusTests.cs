@@ -206,4 +206,115 @@ public sealed class PrometheusTests
         adapter.EndpointAddress.ShouldBeEmpty();
         await Should.ThrowAsync<HttpRequestException>(() => ScrapeAsync(port));
     }
+
+    private static async Task<IMetricBatchHandler> BatchHandlerAsync(string json, int port, TimeProvider? time = null) =>
+        (IMetricBatchHandler)await HandlerAsync(new PrometheusAdapter(), json, port, time: time);
+
+    [Fact]
+    public async Task HandleBatch_RowsInTheLayoutOrder_CountExactlyAsInstancesDo()
+    {
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync(Requests, port);
+        var layout = handler.GetLayout("requestcount.metric.istio-system").ShouldNotBeNull();
+        layout.Dimensions.ShouldBe(["destination_service", "response_code"]);
+        handler.GetLayout("other.metric.istio-system").ShouldBeNull();
+
+        // 1,000 rows, the code changing every tenth: runs of one series are added up, nothing is lost.
+        var batch = new MetricBatch();
+        for (var i = 0; i < 1000; i++)
+        {
+            batch.Add(layout.Id, "requestcount.metric.istio-system", AttributeValue.Int64(1), [AttributeValue.String("reviews"), AttributeValue.Int64(i % 10 == 0 ? 503 : 200)]);
+        }
+
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+
+        var text = await ScrapeAsync(port);
+        text.ShouldContain("istio_requests_total{destination_service=\"reviews\",response_code=\"200\"} 1800");
+        text.ShouldContain("istio_requests_total{destination_service=\"reviews\",response_code=\"503\"} 200");
+    }
+
+    [Fact]
+    public async Task HandleBatch_UnknownMetricOrBadValue_FailsTheReportNamingThem_AndRecordsTheRest()
+    {
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync(Requests, port);
+        var id = handler.GetLayout("requestcount.metric.istio-system")!.Id;
+        var batch = new MetricBatch();
+        batch.Add(id, "requestcount.metric.istio-system", AttributeValue.Int64(1), [AttributeValue.String("a"), default]);
+        batch.Add(-1, "other.metric.istio-system", AttributeValue.Int64(1), []);
+        batch.Add(id, "requestcount.metric.istio-system", AttributeValue.Int64(-2), [AttributeValue.String("a"), default]);
+
+        var e = await Should.ThrowAsync<InvalidOperationException>(async () => await handler.HandleMetricBatchAsync(batch, CancellationToken.None));
+
+        e.Message.ShouldContain("could not find metric info from adapter config for other.metric.istio-system");
+        e.Message.ShouldContain("metric requestcount.metric.istio-system: a counter cannot be increased by -2");
+
+        // A dimension the instance does not set is an empty label, as in Istio.
+        (await ScrapeAsync(port)).ShouldContain("istio_requests_total{destination_service=\"a\",response_code=\"\"} 1");
+    }
+
+    [Fact]
+    public async Task Expiry_ALabelSetRememberedAcrossReports_StillLeavesAndComesBackFromZero()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync(Requests.TrimEnd().TrimEnd('}') + """, "metricsExpirationPolicy": {"metricsExpiryDuration": "10m", "expiryCheckIntervalDuration": "1m"}}""", port, time);
+        var id = handler.GetLayout("requestcount.metric.istio-system")!.Id;
+        var batch = new MetricBatch();
+        batch.Add(id, "requestcount.metric.istio-system", AttributeValue.Int64(1), [AttributeValue.String("old"), AttributeValue.Int64(200)]);
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+        (await ScrapeAsync(port)).ShouldContain("istio_requests_total{destination_service=\"old\",response_code=\"200\"} 2");
+
+        time.Advance(TimeSpan.FromMinutes(11));
+        (await ScrapeAsync(port)).ShouldNotContain("destination_service=\"old\"");
+
+        // The handler still remembers the label set; it must not count into the removed series.
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+        (await ScrapeAsync(port)).ShouldContain("istio_requests_total{destination_service=\"old\",response_code=\"200\"} 1");
+    }
+
+    [Fact]
+    public async Task HandleBatch_AndInstances_RecordIntoTheSameSeries()
+    {
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync(Requests, port);
+        var batch = new MetricBatch();
+        batch.Add(handler.GetLayout("requestcount.metric.istio-system")!.Id, "requestcount.metric.istio-system", AttributeValue.Int64(1), [AttributeValue.String("reviews"), AttributeValue.Int64(200)]);
+
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+        await handler.HandleMetricAsync([Request("reviews", 200)], CancellationToken.None);
+
+        (await ScrapeAsync(port)).ShouldContain("istio_requests_total{destination_service=\"reviews\",response_code=\"200\"} 2");
+    }
+
+    [Fact]
+    public async Task HandleBatch_RunsOfOneValue_AreObservedAndSetAsOften_AsTheyCame()
+    {
+        var port = LoopbackPort.Free();
+        await using var handler = await BatchHandlerAsync("""
+            {"metrics": [
+              {"name": "size", "instanceName": "size.metric.ns", "kind": "DISTRIBUTION", "labelNames": [],
+               "buckets": {"explicitBuckets": {"bounds": [1, 10]}}},
+              {"name": "last", "instanceName": "last.metric.ns", "kind": "GAUGE"}]}
+            """, port);
+        var size = handler.GetLayout("size.metric.ns")!.Id;
+        var last = handler.GetLayout("last.metric.ns")!.Id;
+        var batch = new MetricBatch();
+        foreach (var v in new long[] { 0, 0, 0, 5, 5, 0, 20 })
+        {
+            batch.Add(size, "size.metric.ns", AttributeValue.Int64(v), []);
+            batch.Add(last, "last.metric.ns", AttributeValue.Int64(v), []);
+        }
+
+        await handler.HandleMetricBatchAsync(batch, CancellationToken.None);
+
+        var text = await ScrapeAsync(port);
+        text.ShouldContain("istio_size_bucket{le=\"1\"} 4");
+        text.ShouldContain("istio_size_bucket{le=\"10\"} 6");
+        text.ShouldContain("istio_size_count 7");
+        text.ShouldContain("istio_size_sum 30");
+        text.ShouldContain("istio_last 20");
+    }
 }

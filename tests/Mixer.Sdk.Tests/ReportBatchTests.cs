@@ -122,4 +122,111 @@ public sealed class ReportBatchTests
         batch.Count.ShouldBe(0);
         batch.Bags().ShouldBeEmpty();
     }
+
+    // Hand-written bytes: field (number << 3 | wire type), then the value.
+    private static byte[] Bytes(params byte[] b) => b;
+
+    [Fact]
+    public void Bytes_DefaultWordsAfterTheSets_StillNameTheirAttributes()
+    {
+        // attributes { int64s { -1: 7 } } then default_words "late", global_word_count 203.
+        var request = Bytes(0x0a, 0x06, 0x1a, 0x04, 0x08, 0x01, 0x10, 0x07, 0x12, 0x04, (byte)'l', (byte)'a', (byte)'t', (byte)'e', 0x18, 0xcb, 0x01);
+
+        ReportBatch.TryCreate(request, out var batch, out var error).ShouldBeTrue(error);
+
+        Snapshot(batch).ShouldBe(["late=7"]);
+    }
+
+    [Fact]
+    public void Bytes_NotAMessage_IsUndecodable()
+    {
+        // Field 1, length-delimited, claims 50 bytes but only 2 follow.
+        ReportBatch.TryCreate(Bytes(0x0a, 50, 1, 2), out _, out var error).ShouldBeFalse();
+
+        error.ShouldNotBeNull();
+        error.ShouldStartWith(ReportBatch.UndecodablePrefix);
+    }
+
+    [Fact]
+    public void Bytes_ASetThatIsNotAMessage_IsUndecodableNamingTheSet()
+    {
+        var good = new CompressedAttributes { Int64S = { [-1] = 1 } }.ToByteArray();
+        var request = new List<byte> { 0x0a, (byte)good.Length };
+        request.AddRange(good);
+
+        // The second set: an int64s entry claiming 9 bytes where 1 follows.
+        request.AddRange([0x0a, 0x03, 0x1a, 0x09, 0x08]);
+        request.AddRange([0x12, 0x01, (byte)'a']);
+
+        ReportBatch.TryCreate(request.ToArray(), out _, out var error).ShouldBeFalse();
+
+        error.ShouldNotBeNull();
+        error.ShouldStartWith(ReportBatch.UndecodablePrefix + "attributes[1]: ");
+    }
+
+    [Fact]
+    public void DeltaEncoding_AttributeTwiceInOneSet_IsRefused_ButLaterSetsMayReplaceIt()
+    {
+        var twice = new ReportRequest
+        {
+            DefaultWords = { "a" },
+            Attributes =
+            {
+                new CompressedAttributes { Int64S = { [-1] = 1 } },
+                new CompressedAttributes { Int64S = { [-1] = 2 }, Strings = { [-1] = -1 } },
+            },
+        };
+
+        ReportBatch.TryCreate(twice, out _, out var error).ShouldBeFalse();
+
+        error.ShouldNotBeNull();
+        error.ShouldStartWith(ProtoBag.InvalidAttributesPrefix + "attributes[1]: ");
+        error.ShouldContain("more than once");
+    }
+
+    [Fact]
+    public void DeltaEncoding_KeepsEveryValueTypeExactly_ThroughLaterSets()
+    {
+        static int G(string word) => GlobalDictionary.IndexOf(word);
+        var first = new CompressedAttributes
+        {
+            Words = { "/a", "x-user", "jason" },
+            Strings = { [G("request.path")] = -1 },
+            Int64S = { [G("response.code")] = 200 },
+            Doubles = { [G("request.size")] = 1.5 },
+            Bools = { [G("connection.mtls")] = true },
+            Timestamps = { [G("request.time")] = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1_533_038_400, Nanos = 123_456_700 } },
+            Durations = { [G("response.duration")] = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(7)) },
+            Bytes = { [G("source.ip")] = ByteString.CopyFrom(10, 0, 0, 1) },
+            StringMaps = { [G("request.headers")] = new Istio.Mixer.V1.StringMap { Entries = { [-2] = -3 } } },
+        };
+        var second = new CompressedAttributes { Int64S = { [G("response.code")] = 503 } };
+        var request = new ReportRequest { GlobalWordCount = 203, Attributes = { first, second } };
+
+        var bags = Snapshot(Batch(request));
+
+        bags[1].ShouldBe(bags[0].Replace("response.code=200", "response.code=503", StringComparison.Ordinal));
+        bags[0].ShouldContain("request.time=2018-07-31T12:00:00.1234567Z");
+        bags[0].ShouldContain("response.duration=7ms");
+        bags[0].ShouldContain("request.headers=");
+        bags[0].ShouldContain("jason");
+    }
+
+    [Fact]
+    public void Released_TheNextRequestSeesOnlyItsOwnAttributes()
+    {
+        // mixs hands a batch's storage back after each report: nothing of one may show in the next.
+        var first = Batch(ThreeSets(Semantics.DeltaEncoding));
+        Snapshot(first).Count.ShouldBe(3);
+        first.Release();
+
+        var request = new ReportRequest
+        {
+            DefaultWords = { "z" },
+            Attributes = { new CompressedAttributes { Int64S = { [-1] = 9 } }, new CompressedAttributes { Int64S = { [-1] = 10 } } },
+        };
+        var second = Batch(request);
+
+        Snapshot(second).ShouldBe(["z=9", "z=10"]);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Mixer.Runtime.Snapshot;
@@ -317,57 +318,274 @@ internal sealed partial class Dispatcher : IDispatcher
     public async ValueTask<ReportOutcome> ReportAsync(ReportBatch batch, CancellationToken cancellationToken)
     {
         var snapshot = Acquire();
+        var scratch = t_spareReport ?? new ReportScratch();
+        t_spareReport = null;
         try
         {
-            var errors = new List<string>();
-            // Keyed by reference (handler entry, template info): no string hashing per instance.
-            var buffers = new Dictionary<(HandlerEntry, TemplateInfo), List<Instance>>();
+            List<string>? errors = null;
             foreach (var bag in batch.Bags())
             {
-                foreach (var rule in Rules(snapshot, bag))
+                scratch.NextSet();
+                var rules = snapshot.GlobalRules;
+                for (var pass = 0; pass < 2; pass++)
                 {
-                    if (!rule.ForReport || !Matches(rule, bag))
+                    for (var r = 0; r < rules.Count; r++)
                     {
-                        continue;
+                        var rule = rules[r];
+                        if (rule.ForReport && Matches(rule, bag))
+                        {
+                            BuildReport(rule, bag, scratch, ref errors);
+                        }
                     }
 
-                    foreach (var action in rule.Actions)
+                    if (pass == 0)
                     {
-                        foreach (var instance in action.Instances)
+                        if (ScopedRules(snapshot, bag) is not { } scoped)
                         {
-                            if (instance.Template.Variety != Variety.Report)
-                            {
-                                continue;
-                            }
-
-                            if (!TryBuild(instance, bag, out var built, out var error))
-                            {
-                                errors.Add($"{instance.Name}: {error}");
-                                continue;
-                            }
-
-                            var key = (action.Handler, instance.Template);
-                            (buffers.TryGetValue(key, out var list) ? list : buffers[key] = []).Add(built);
+                            break;
                         }
+
+                        rules = scoped;
                     }
                 }
             }
 
+            if (scratch.Batches.Count == 0 && scratch.Buffers is null)
+            {
+                return errors is null ? ReportOutcome.Ok : new ReportOutcome(errors);
+            }
+
             var token = _deadlines.Next();
-            var calls = buffers.Select(kv => CallReport(kv.Key.Item1, kv.Key.Item2.Name, kv.Value, token)).ToList();
+            // Every handler is started before any is awaited; a completed call costs no allocation.
+            var calls = new List<Task<string?>>(scratch.Batches.Count + (scratch.Buffers?.Count ?? 0));
+            foreach (var (handler, metrics) in scratch.Batches)
+            {
+                calls.Add(CallMetricBatch(handler, metrics, token).AsTask());
+            }
+
+            if (scratch.Buffers is { } buffers)
+            {
+                foreach (var (key, instances) in buffers)
+                {
+                    calls.Add(CallReport(key.Item1, key.Item2.Name, instances, token));
+                }
+            }
+
             foreach (var call in calls)
             {
                 if (await call.ConfigureAwait(false) is { } error)
                 {
-                    errors.Add(error);
+                    (errors ??= []).Add(error);
                 }
             }
 
-            return errors.Count == 0 ? ReportOutcome.Ok : new ReportOutcome(errors);
+            return errors is null ? ReportOutcome.Ok : new ReportOutcome(errors);
         }
         finally
         {
             snapshot.Release();
+            scratch.Reset();
+            t_spareReport = scratch;
+        }
+    }
+
+    /// <summary>Builds the report instances of one matching rule into the per-handler batches.</summary>
+    private static void BuildReport(RuleEntry rule, IAttributeBag bag, ReportScratch scratch, ref List<string>? errors)
+    {
+        var actions = rule.Actions;
+        for (var a = 0; a < actions.Count; a++)
+        {
+            var action = actions[a];
+            var routes = action.MetricRoutes;
+            var instances = action.Instances;
+            for (var i = 0; i < instances.Count; i++)
+            {
+                var instance = instances[i];
+                if (instance.Template.Variety != Variety.Report)
+                {
+                    continue;
+                }
+
+                string? error;
+                if (routes?[i] is { } route)
+                {
+                    if (!TryBuildRow(instance, route, bag, scratch, scratch.BatchFor(action.Handler), out error))
+                    {
+                        (errors ??= []).Add($"{instance.Name}: {error}");
+                    }
+
+                    continue;
+                }
+
+                if (!TryBuild(instance, bag, out var built, out error))
+                {
+                    (errors ??= []).Add($"{instance.Name}: {error}");
+                    continue;
+                }
+
+                // Keyed by reference (handler entry, template info): no string hashing per instance.
+                var buffers = scratch.Buffers ??= [];
+                var key = (action.Handler, instance.Template);
+                (buffers.TryGetValue(key, out var list) ? list : buffers[key] = []).Add(built);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A metric instance straight into its handler's batch: every field evaluated as <see cref="TryBuild"/>
+    /// would (an instance that cannot be built is an error either way), the dimensions the handler
+    /// reads put in its order, nothing allocated.
+    /// </summary>
+    private static bool TryBuildRow(InstanceEntry instance, MetricRoute route, IAttributeBag bag, ReportScratch scratch, MetricBatch into, out string? error)
+    {
+        var dimensions = scratch.Dimensions(route.DimensionCount);
+        var value = default(AttributeValue);
+        var fields = instance.Fields;
+        var slots = route.Slots;
+        for (var f = 0; f < fields.Count; f++)
+        {
+            var field = fields[f];
+            if (field.Expression is not null)
+            {
+                if (!scratch.Evaluate(slots[f][0], field.Expression, bag, out var v, out error))
+                {
+                    error = $"field '{field.Path}': {error}";
+                    return false;
+                }
+
+                if (f == route.ValueField)
+                {
+                    value = v;
+                }
+            }
+            else if (field.Map is { } entries)
+            {
+                var targets = f == route.DimensionsField ? route.Targets : null;
+                var mapSlots = slots[f];
+                for (var m = 0; m < entries.Count; m++)
+                {
+                    if (!scratch.Evaluate(mapSlots[m], entries[m].Value, bag, out var v, out error))
+                    {
+                        error = $"field '{field.Path}[{entries[m].Key}]': {error}";
+                        return false;
+                    }
+
+                    if (targets is not null && targets[m] >= 0)
+                    {
+                        dimensions[targets[m]] = v;
+                    }
+                }
+            }
+        }
+
+        into.Add(route.Id, instance.Name, value, dimensions);
+        error = null;
+        return true;
+    }
+
+    [ThreadStatic]
+    private static ReportScratch? t_spareReport;
+
+    /// <summary>What one Report call builds, reused by the next call on the thread.</summary>
+    private sealed class ReportScratch
+    {
+        private static readonly ConcurrentBag<MetricBatch> s_batches = [];
+
+        private AttributeValue[] _dimensions = new AttributeValue[8];
+
+        // Values of this set's expressions by ExpressionSlots number, valid where the stamp is the set's.
+        private long _set;
+        private long[] _stamps = new long[32];
+        private AttributeValue[] _values = new AttributeValue[32];
+        private string?[] _errors = new string?[32];
+
+        /// <summary>Metric rows by handler, for handlers that take batches (few: a list beats a dictionary).</summary>
+        public List<(HandlerEntry Handler, MetricBatch Batch)> Batches { get; } = [];
+
+        /// <summary>Instances by handler and template, for the others.</summary>
+        public Dictionary<(HandlerEntry, TemplateInfo), List<Instance>>? Buffers { get; set; }
+
+        public MetricBatch BatchFor(HandlerEntry handler)
+        {
+            var batches = Batches;
+            for (var i = 0; i < batches.Count; i++)
+            {
+                if (ReferenceEquals(batches[i].Handler, handler))
+                {
+                    return batches[i].Batch;
+                }
+            }
+
+            var batch = s_batches.TryTake(out var spare) ? spare : new MetricBatch();
+            batches.Add((handler, batch));
+            return batch;
+        }
+
+        /// <summary>Moves on to the next attribute set: values of the one before no longer hold.</summary>
+        public void NextSet() => _set++;
+
+        /// <summary>The expression numbered <paramref name="slot"/> on this set's bag: evaluated once per set.</summary>
+        public bool Evaluate(int slot, ICompiledExpression expression, IAttributeBag bag, out AttributeValue value, out string? error)
+        {
+            if (slot >= _stamps.Length)
+            {
+                var size = Math.Max(slot + 1, _stamps.Length * 2);
+                Array.Resize(ref _stamps, size);
+                Array.Resize(ref _values, size);
+                Array.Resize(ref _errors, size);
+            }
+
+            if (_stamps[slot] == _set)
+            {
+                value = _values[slot];
+                error = _errors[slot];
+                return error is null;
+            }
+
+            var ok = expression.TryEvaluate(bag, out value, out error);
+            if (!ok)
+            {
+                error ??= "evaluation failed";
+            }
+
+            _stamps[slot] = _set;
+            _values[slot] = value;
+            _errors[slot] = ok ? null : error;
+            return ok;
+        }
+
+        /// <summary>A cleared span of <paramref name="count"/> values for one row's dimensions.</summary>
+        public Span<AttributeValue> Dimensions(int count)
+        {
+            if (_dimensions.Length < count)
+            {
+                _dimensions = new AttributeValue[count];
+            }
+
+            var span = _dimensions.AsSpan(0, count);
+            span.Clear();
+            return span;
+        }
+
+        public void Reset()
+        {
+            // Batches go back only once their handler calls completed (ReportAsync awaited them).
+            foreach (var (_, batch) in Batches)
+            {
+                batch.Clear();
+                if (s_batches.Count < 64)
+                {
+                    s_batches.Add(batch);
+                }
+            }
+
+            Batches.Clear();
+            Buffers = null;
+
+            // Drop references to this report's values (strings, maps) so a parked scratch keeps nothing alive.
+            _set++;
+            Array.Clear(_values);
+            Array.Clear(_errors);
         }
     }
 
@@ -553,6 +771,33 @@ internal sealed partial class Dispatcher : IDispatcher
 
         handler.Metrics.Record(Stopwatch.GetElapsedTime(start), result.StatusCode is StatusCodes.Internal or StatusCodes.Unavailable && !call.IsCompletedSuccessfully);
         return result;
+    }
+
+    private async ValueTask<string?> CallMetricBatch(HandlerEntry handler, MetricBatch batch, CancellationToken token)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var failed = true;
+        try
+        {
+            await ((IMetricBatchHandler)handler.Handler).HandleMetricBatchAsync(batch, token).ConfigureAwait(false);
+
+            failed = false;
+            return null;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            LogHandlerFailed(_logger, handler.Name, "report not handled within the deadline");
+            return $"{handler.Name}: no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
+        }
+        catch (Exception e)
+        {
+            LogHandlerFailed(_logger, handler.Name, e.Message);
+            return $"{handler.Name}: {e.Message}";
+        }
+        finally
+        {
+            handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed);
+        }
     }
 
     private async Task<string?> CallReport(HandlerEntry handler, string template, List<Instance> instances, CancellationToken token)

@@ -40,7 +40,142 @@ internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOn
 }
 
 /// <summary>One action of a rule: a handler and the instances sent to it.</summary>
-internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances);
+internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances, ExpressionSlots? Slots = null)
+{
+    /// <summary>
+    /// For a handler that takes metric batches: per instance (the positions of <see cref="Instances"/>),
+    /// how its fields become a row, or null for an instance that is not a metric. Null when the
+    /// handler takes instances only one by one.
+    /// </summary>
+    public MetricRoute?[]? MetricRoutes { get; } = MetricRoute.For(Handler.Handler, Instances, Slots ?? new ExpressionSlots());
+}
+
+/// <summary>
+/// Numbers the distinct expression texts of one snapshot. Istio-style configs repeat the same
+/// dimension expressions in every metric (<c>destination.service.host | "unknown"</c> in all ten
+/// of the load config's): a report set evaluates each number once, however many fields share it.
+/// </summary>
+internal sealed class ExpressionSlots
+{
+    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+
+    public int Of(ICompiledExpression expression)
+    {
+        lock (_slots)
+        {
+            if (!_slots.TryGetValue(expression.Text, out var slot))
+            {
+                _slots[expression.Text] = slot = _slots.Count;
+            }
+
+            return slot;
+        }
+    }
+}
+
+/// <summary>
+/// Where a metric instance's fields go in a <see cref="MetricBatch"/> row of one handler: which
+/// field is the value, and for each entry of its dimensions map the position in the handler's
+/// layout (-1: the handler does not read it). Worked out once per snapshot.
+/// </summary>
+internal sealed class MetricRoute
+{
+    private MetricRoute(int id, int dimensionCount, int valueField, int dimensionsField, int[] targets, int[][] slots)
+    {
+        Slots = slots;
+        Id = id;
+        DimensionCount = dimensionCount;
+        ValueField = valueField;
+        DimensionsField = dimensionsField;
+        Targets = targets;
+    }
+
+    /// <summary>The layout's id, or -1 when the handler gave none.</summary>
+    public int Id { get; }
+
+    /// <summary>How many dimensions a row carries.</summary>
+    public int DimensionCount { get; }
+
+    /// <summary>Index of the <c>value</c> field in the instance's fields, or -1.</summary>
+    public int ValueField { get; }
+
+    /// <summary>Index of the <c>dimensions</c> field, or -1.</summary>
+    public int DimensionsField { get; }
+
+    /// <summary>Per entry of the dimensions map (config order), its position in the row, or -1.</summary>
+    public int[] Targets { get; }
+
+    /// <summary>Per field, the <see cref="ExpressionSlots"/> number of its expression, or of each entry of its map.</summary>
+    public int[][] Slots { get; }
+
+    public static MetricRoute?[]? For(IHandler handler, IReadOnlyList<InstanceEntry> instances, ExpressionSlots numbers)
+    {
+        if (handler is not IMetricBatchHandler batched || !instances.Any(i => i.Template.Name == "metric"))
+        {
+            return null;
+        }
+
+        var routes = new MetricRoute?[instances.Count];
+        for (var i = 0; i < instances.Count; i++)
+        {
+            var instance = instances[i];
+            if (instance.Template.Name != "metric")
+            {
+                continue;
+            }
+
+            MetricLayout? layout;
+            try
+            {
+                layout = batched.GetLayout(instance.Name);
+            }
+            catch (Exception)
+            {
+                // A handler that cannot say gets its instances one by one, as before.
+                return null;
+            }
+
+            var valueField = -1;
+            var dimensionsField = -1;
+            for (var f = 0; f < instance.Fields.Count; f++)
+            {
+                switch (instance.Fields[f].Path)
+                {
+                    case "value":
+                        valueField = f;
+                        break;
+                    case "dimensions":
+                        dimensionsField = f;
+                        break;
+                }
+            }
+
+            var keys = dimensionsField >= 0 ? instance.Fields[dimensionsField].MapKeys ?? [] : [];
+            var targets = new int[keys.Length];
+            for (var k = 0; k < keys.Length; k++)
+            {
+                targets[k] = -1;
+                for (var d = 0; layout is not null && d < layout.Dimensions.Count; d++)
+                {
+                    if (string.Equals(layout.Dimensions[d], keys[k], StringComparison.Ordinal))
+                    {
+                        targets[k] = d;
+                        break;
+                    }
+                }
+            }
+
+            var slots = instance.Fields
+                .Select(f => f.Expression is { } e ? [numbers.Of(e)] : f.Map?.Select(kv => numbers.Of(kv.Value)).ToArray() ?? [])
+                .ToArray();
+            routes[i] = layout is null
+                ? new MetricRoute(-1, 0, valueField, dimensionsField, targets, slots)
+                : new MetricRoute(layout.Id, layout.Dimensions.Count, valueField, dimensionsField, targets, slots);
+        }
+
+        return routes;
+    }
+}
 
 /// <summary>A header operation of a rule (Istio 1.1's requestHeaderOperations / responseHeaderOperations).</summary>
 internal sealed record HeaderOperationEntry(string Name, IReadOnlyList<ICompiledExpression> Values, int Operation);

@@ -9,6 +9,9 @@ internal interface ICompiledExpression
     /// <summary>The static type.</summary>
     ValueType Type { get; }
 
+    /// <summary>The source text: two expressions of one snapshot with the same text evaluate alike.</summary>
+    string Text { get; }
+
     /// <summary>Evaluates; false with a message on a runtime error (missing attribute, bad conversion).</summary>
     bool TryEvaluate(IAttributeBag bag, out AttributeValue value, out string? error);
 

@@ -27,6 +27,8 @@ internal sealed class LangCompiler(IReadOnlyDictionary<string, ValueType> manife
     {
         public ValueType Type => inner.ResultType;
 
+        public string Text => inner.Text;
+
         public bool TryEvaluate(IAttributeBag bag, out AttributeValue value, out string? error) => inner.TryEvaluate(bag, out value, out error);
 
         public bool TryEvaluateBool(IAttributeBag bag, out bool value, out string? error) => inner.TryEvaluateBool(bag, out value, out error);

@@ -173,9 +173,10 @@ internal sealed partial class SnapshotBuilder(
         // 6. Rules with their handlers; a rule whose handler could not be built loses that action.
         var global = new List<RuleEntry>();
         var byNamespace = new Dictionary<string, List<RuleEntry>>(StringComparer.Ordinal);
+        var slots = new ExpressionSlots();
         foreach (var (res, match, actions, req, resp) in ruleSpecs)
         {
-            var built = actions.Where(a => handlers.ContainsKey(a.Handler)).Select(a => new ActionEntry(handlers[a.Handler], a.Instances)).ToList();
+            var built = actions.Where(a => handlers.ContainsKey(a.Handler)).Select(a => new ActionEntry(handlers[a.Handler], a.Instances, slots)).ToList();
             var rule = new RuleEntry(res.Key, match, built, req, resp);
             if (res.Key.Namespace == defaultNamespace)
             {

@@ -14,35 +14,21 @@ internal sealed class MixerMethods : IServiceMethodProvider<MixerService>
 {
     private const string ServiceName = "istio.mixer.v1.Mixer";
 
-    // Check is read by hand (attributes stay bytes until the bag decodes them); Report uses the generated parser.
+    // Both are read by hand: attributes stay bytes until the bag (Check) or the batch (Report) decodes them.
     public static readonly Method<CheckCall, CheckResponse> Check = new(
         MethodType.Unary, ServiceName, "Check", CheckMarshaller(), ResponseMarshaller<CheckResponse>());
 
-    public static readonly Method<ReportRequest, ReportResponse> Report = new(
-        MethodType.Unary, ServiceName, "Report", RequestMarshaller(ReportRequest.Parser, "Report"), ResponseMarshaller<ReportResponse>());
+    public static readonly Method<ReportCall, ReportResponse> Report = new(
+        MethodType.Unary, ServiceName, "Report", Marshallers.Create<ReportCall>(
+            static (_, _) => throw new NotSupportedException("the server never writes requests"),
+            static context => ReportCall.Read(context)),
+        ResponseMarshaller<ReportResponse>());
 
     public void OnServiceMethodDiscovery(ServiceMethodProviderContext<MixerService> context)
     {
         context.AddUnaryMethod(Check, [], static (service, request, call) => service.Check(request, call));
         context.AddUnaryMethod(Report, [], static (service, request, call) => service.Report(request, call));
     }
-
-    private static Marshaller<T> RequestMarshaller<T>(MessageParser<T> parser, string method)
-        where T : IMessage<T> =>
-        Marshallers.Create<T>(
-            static (message, context) => Serialize(message, context),
-            context =>
-            {
-                try
-                {
-                    return parser.ParseFrom(context.PayloadAsReadOnlySequence());
-                }
-                catch (InvalidProtocolBufferException e)
-                {
-                    MetricsInterceptor.CountRejected($"/{ServiceName}/{method}", StatusCode.InvalidArgument);
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"request message could not be decoded as {typeof(T).Name}: {e.Message}"));
-                }
-            });
 
     private static Marshaller<CheckCall> CheckMarshaller() =>
         Marshallers.Create<CheckCall>(

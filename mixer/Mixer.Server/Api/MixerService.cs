@@ -136,26 +136,56 @@ internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache ca
         return response;
     }
 
-    public async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
+    private static readonly ReportResponse s_reported = new();
+
+    public Task<ReportResponse> Report(ReportCall call, ServerCallContext context)
     {
-        if (request.Attributes.Count == 0)
+        // Decoded whole and checked before anything is dispatched; the bytes are not needed after.
+        ReportBatch batch;
+        string? error;
+        bool valid;
+        try
         {
-            return new ReportResponse();
+            valid = ReportBatch.TryCreate(call.Payload, out batch, out error);
+        }
+        finally
+        {
+            call.Dispose();
         }
 
-        if (!ReportBatch.TryCreate(request, out var batch, out var error))
+        if (!valid)
         {
             LogBadRequest(logger, "Report", error!);
             throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
         }
 
-        var outcome = await dispatcher.ReportAsync(batch, context.CancellationToken).ConfigureAwait(false);
+        if (batch.Count == 0)
+        {
+            batch.Release();
+            return Task.FromResult(s_reported);
+        }
+
+        return ReportAsync(batch, context);
+    }
+
+    private async Task<ReportResponse> ReportAsync(ReportBatch batch, ServerCallContext context)
+    {
+        ReportOutcome outcome;
+        try
+        {
+            outcome = await dispatcher.ReportAsync(batch, context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            batch.Release();
+        }
+
         if (outcome.Errors.Count > 0)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.Unknown, string.Join("; ", outcome.Errors)));
         }
 
-        return new ReportResponse();
+        return s_reported;
     }
 
     private static RouteDirective RouteDirectiveOf(CheckOutcome outcome)

@@ -51,6 +51,29 @@ public interface IMetricHandler : IHandler
     ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A <see cref="IMetricHandler"/> that also takes a report's metric instances as rows of a
+/// <see cref="MetricBatch"/>: only the dimensions it reads, already in its order, with no object per
+/// instance. The runtime prefers this call when a handler offers it; <see cref="IMetricHandler.HandleMetricAsync"/>
+/// must still work (other hosts and tests may use it), and both must record the same thing.
+/// </summary>
+public interface IMetricBatchHandler : IMetricHandler
+{
+    /// <summary>
+    /// The layout of instances named <paramref name="instanceName"/> (fully qualified), or null
+    /// when this handler does not know them (their rows then come with id -1 and no dimensions, for
+    /// the handler to refuse as it would in <see cref="IMetricHandler.HandleMetricAsync"/>). Asked
+    /// once per config snapshot, off the request path.
+    /// </summary>
+    MetricLayout? GetLayout(string instanceName);
+
+    /// <summary>
+    /// Records one report's metrics. The batch is valid only until the returned task completes.
+    /// Must not block on a slow backend: queue (a copy) and return.
+    /// </summary>
+    ValueTask HandleMetricBatchAsync(MetricBatch batch, CancellationToken cancellationToken);
+}
+
 /// <summary>Handles <c>logentry</c> instances, a batch per report.</summary>
 public interface ILogEntryHandler : IHandler
 {

@@ -1,5 +1,3 @@
-using ProtoTimestamp = Google.Protobuf.WellKnownTypes.Timestamp;
-
 namespace Mixer.Sdk;
 
 /// <content>
@@ -65,25 +63,7 @@ public sealed partial class ProtoBag
 
             IReadOnlyList<string> resolved = words is null && defaultWords is not null ? defaultWords : words ?? (IReadOnlyList<string>)[];
             bag = new ProtoBag(entries, resolved, tracker);
-            var d = new Decoder(resolved, globalWordCount);
-            r = new WireReader(compressedAttributes);
-            while (r.TryReadTag(out var field, out var wireType))
-            {
-                if (field is < FieldStrings or > FieldStringMaps || wireType != 2)
-                {
-                    r.Skip(wireType);
-                    continue;
-                }
-
-                var entry = new WireReader(r.ReadBytes());
-                if (!bag.AddEntry(field, ref entry, d, out error))
-                {
-                    return false;
-                }
-            }
-
-            error = null;
-            return true;
+            return bag.Load(compressedAttributes, resolved, globalWordCount, out error);
         }
         catch (WireFormatException e)
         {
@@ -91,6 +71,31 @@ public sealed partial class ProtoBag
             error = UndecodablePrefix + e.Message;
             return false;
         }
+    }
+
+    /// <summary>Adds every entry of an encoded <c>CompressedAttributes</c> to this bag, checking each as <c>TryCreate</c> does.</summary>
+    /// <exception cref="WireFormatException">The bytes are not a message.</exception>
+    private bool Load(ReadOnlySpan<byte> compressedAttributes, IReadOnlyList<string> words, uint globalWordCount, out string? error)
+    {
+        var d = new Decoder(words, globalWordCount);
+        var r = new WireReader(compressedAttributes);
+        while (r.TryReadTag(out var field, out var wireType))
+        {
+            if (field is < FieldStrings or > FieldStringMaps || wireType != 2)
+            {
+                r.Skip(wireType);
+                continue;
+            }
+
+            var entry = new WireReader(r.ReadBytes());
+            if (!AddEntry(field, ref entry, d, out error))
+            {
+                return false;
+            }
+        }
+
+        error = null;
+        return true;
     }
 
     /// <summary>One map entry (key 1, value 2; either may be absent and then is its default).</summary>
@@ -154,7 +159,7 @@ public sealed partial class ProtoBag
             {
                 var (seconds, nanos) = SecondsAndNanos(message);
                 return CheckTimestamp(name, seconds, nanos, out error)
-                    && Add(name, key, SlotTimestamp, 0, new ProtoTimestamp { Seconds = seconds, Nanos = nanos }, out error);
+                    && Add(name, key, SlotTimestamp, seconds, null, out error, nanos);
             }
 
             case FieldDurations:

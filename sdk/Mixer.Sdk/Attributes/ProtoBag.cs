@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Istio.Mixer.V1;
-using ProtoTimestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace Mixer.Sdk;
 
@@ -39,7 +38,6 @@ public sealed partial class ProtoBag : IAttributeBag
 
     private Slot[] _slots;
     private int _count;
-    private readonly IReadOnlyList<string> _words;
 
     // Slot position + 1 of the attribute named by each global word (0: not in the bag), so a lookup
     // by interned name, hit or miss, is one read: compiled expressions ask for absent attributes
@@ -54,7 +52,7 @@ public sealed partial class ProtoBag : IAttributeBag
     {
         // Pooled: a server that serves tens of thousands of checks a second hands them back (Release).
         _slots = System.Buffers.ArrayPool<Slot>.Shared.Rent(Math.Max(capacity, 1));
-        _words = words;
+        _ = words;
         Tracker = tracker;
     }
 
@@ -173,7 +171,7 @@ public sealed partial class ProtoBag : IAttributeBag
                 }
 
                 if (!CheckTimestamp(name, v.Seconds, v.Nanos, out error)) return false;
-                if (!bag.Add(name, k, SlotTimestamp, 0, v, out error)) return false;
+                if (!bag.Add(name, k, SlotTimestamp, v.Seconds, null, out error, v.Nanos)) return false;
             }
         }
 
@@ -416,8 +414,7 @@ public sealed partial class ProtoBag : IAttributeBag
             case SlotBool:
                 return AttributeValue.Bool(s.Bits != 0);
             case SlotTimestamp:
-                var ts = (ProtoTimestamp)s.Ref!;
-                return AttributeValue.Timestamp(ts.Seconds, ts.Nanos);
+                return AttributeValue.Timestamp(s.Bits, s.Nanos);
             case SlotDuration:
                 return AttributeValue.DurationNanos(s.Bits);
             case SlotBytes:
@@ -434,7 +431,7 @@ public sealed partial class ProtoBag : IAttributeBag
     }
 
     // key: the word index that named the attribute; a global index spares the dictionary lookup.
-    private bool Add(string name, int key, byte kind, long bits, object? reference, out string? error)
+    private bool Add(string name, int key, byte kind, long bits, object? reference, out string? error, int nanos = 0)
     {
         var global = key >= 0 && key < GlobalDictionary.Count ? key : GlobalDictionary.IndexOf(name);
         var indexed = (uint)global < IndexedGlobalWords && !_scanGlobal;
@@ -479,6 +476,7 @@ public sealed partial class ProtoBag : IAttributeBag
             GlobalIndex = global,
             Kind = kind,
             Bits = bits,
+            Nanos = nanos,
             Ref = reference,
         };
         error = null;
@@ -554,11 +552,13 @@ public sealed partial class ProtoBag : IAttributeBag
         private byte _first;
     }
 
-    private struct Slot
+    /// <summary>One attribute: its name, how it is held, and its value (inline bits, or a reference).</summary>
+    internal struct Slot
     {
         public string Name;
         public int GlobalIndex;
         public byte Kind;
+        public int Nanos;
         public long Bits;
         public object? Ref;
     }
