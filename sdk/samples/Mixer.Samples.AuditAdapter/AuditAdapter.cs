@@ -9,22 +9,15 @@ namespace Mixer.Samples.AuditAdapter;
 /// changes, plus entries written in the handler's params) and appends every reported request to an
 /// audit trail of JSON lines, rotated at a size limit.
 /// </summary>
-public sealed class AuditAdapter : IAdapter
+public sealed class AuditAdapter : Adapter<AuditParams>
 {
-    public AdapterInfo Info { get; } = new(
+    public override AdapterInfo Info { get; } = new(
         "audit",
         "Blocks callers listed in a file and keeps an audit trail of requests as JSON lines",
         ["listentry", "logentry"]);
 
-    public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
+    protected override void Validate(AuditParams p, ICollection<ConfigProblem> problems)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<AuditParams>(parameters, problems);
-        if (p is null)
-        {
-            return problems;
-        }
-
         if (string.IsNullOrWhiteSpace(p.AuditLog))
         {
             problems.Add(new ConfigProblem("auditLog", "is required: the file the audit trail is appended to, e.g. /var/log/mesh/audit.jsonl"));
@@ -66,14 +59,10 @@ public sealed class AuditAdapter : IAdapter
                 problems.Add(new ConfigProblem($"blockedEntries[{i}]", "is empty"));
             }
         }
-
-        return problems;
     }
 
-    public async ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
+    protected override async ValueTask<IHandler> BuildAsync(AuditParams p, HandlerContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var p = AdapterParams.Read<AuditParams>(context.Params);
         var blockList = await BlockList.LoadAsync(p.BlockList, p.BlockedEntries, cancellationToken);
         return new AuditHandler(p, blockList, context);
     }
