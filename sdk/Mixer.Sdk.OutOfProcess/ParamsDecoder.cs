@@ -1,3 +1,4 @@
+using Mixer.Sdk.Adapters;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -92,30 +93,6 @@ internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsC
         throw new ParamsException($"adapter_config has type '{config.TypeUrl}'; this adapter reads {accepted}");
     }
 
-    /// <summary><c>instance_name</c> → <c>instanceName</c>; keys already in camelCase are kept (as the in-process path does).</summary>
-    public static string CamelCase(string key)
-    {
-        if (!key.Contains('_', StringComparison.Ordinal))
-        {
-            return key;
-        }
-
-        var sb = new StringBuilder(key.Length);
-        var upper = false;
-        foreach (var c in key)
-        {
-            if (c == '_')
-            {
-                upper = sb.Length > 0;
-                continue;
-            }
-
-            sb.Append(upper ? char.ToUpperInvariant(c) : c);
-            upper = false;
-        }
-
-        return sb.ToString();
-    }
 
     private static JsonElement EmptyObject()
     {
@@ -140,7 +117,7 @@ internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsC
         w.WriteStartObject();
         foreach (var (key, value) in s.Fields)
         {
-            w.WritePropertyName(CamelCase(key));
+            w.WritePropertyName(AdapterParams.CamelCase(key));
             WriteValue(w, value);
         }
 
@@ -203,7 +180,7 @@ internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsC
                 w.WriteStartObject();
                 foreach (var p in e.EnumerateObject())
                 {
-                    w.WritePropertyName(CamelCase(p.Name));
+                    w.WritePropertyName(AdapterParams.CamelCase(p.Name));
                     WriteNormalised(w, p.Value);
                 }
 

@@ -1,3 +1,4 @@
+using Mixer.Sdk.Adapters;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -27,7 +28,7 @@ internal static class ParamsJson
                 {
                     foreach (var (k, v) in map.Entries)
                     {
-                        w.WritePropertyName(CamelCase(k));
+                        w.WritePropertyName(AdapterParams.CamelCase(k));
                         Write(w, v);
                     }
                 }
@@ -119,7 +120,7 @@ internal static class ParamsJson
                 w.WriteStartObject();
                 foreach (var (k, v) in map.Entries)
                 {
-                    w.WritePropertyName(CamelCase(k));
+                    w.WritePropertyName(AdapterParams.CamelCase(k));
                     Write(w, v);
                 }
 
@@ -154,28 +155,4 @@ internal static class ParamsJson
 
     private static bool IsFloat(string s) => s.Length > 0 && (char.IsAsciiDigit(s[0]) || s[0] is '-' or '+' or '.');
 
-    /// <summary><c>instance_name</c> → <c>instanceName</c>; keys already in camelCase are kept.</summary>
-    public static string CamelCase(string key)
-    {
-        if (!key.Contains('_', StringComparison.Ordinal))
-        {
-            return key;
-        }
-
-        var sb = new StringBuilder(key.Length);
-        var upper = false;
-        foreach (var c in key)
-        {
-            if (c == '_')
-            {
-                upper = sb.Length > 0;
-                continue;
-            }
-
-            sb.Append(upper ? char.ToUpperInvariant(c) : c);
-            upper = false;
-        }
-
-        return sb.ToString();
-    }
 }

@@ -773,6 +773,19 @@ internal sealed partial class Dispatcher : IDispatcher
         return result;
     }
 
+    // What a report action that threw (or ran past the deadline) contributes to ReportOutcome.Errors.
+    private string ReportFailed(HandlerEntry handler, Exception e, CancellationToken token)
+    {
+        if (e is OperationCanceledException && token.IsCancellationRequested)
+        {
+            LogHandlerFailed(_logger, handler.Name, "report not handled within the deadline");
+            return $"{handler.Name}: no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
+        }
+
+        LogHandlerFailed(_logger, handler.Name, e.Message);
+        return $"{handler.Name}: {e.Message}";
+    }
+
     private async ValueTask<string?> CallMetricBatch(HandlerEntry handler, MetricBatch batch, CancellationToken token)
     {
         var start = Stopwatch.GetTimestamp();
@@ -784,15 +797,9 @@ internal sealed partial class Dispatcher : IDispatcher
             failed = false;
             return null;
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            LogHandlerFailed(_logger, handler.Name, "report not handled within the deadline");
-            return $"{handler.Name}: no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
-        }
         catch (Exception e)
         {
-            LogHandlerFailed(_logger, handler.Name, e.Message);
-            return $"{handler.Name}: {e.Message}";
+            return ReportFailed(handler, e, token);
         }
         finally
         {
@@ -818,15 +825,9 @@ internal sealed partial class Dispatcher : IDispatcher
             failed = false;
             return null;
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            LogHandlerFailed(_logger, handler.Name, "report not handled within the deadline");
-            return $"{handler.Name}: no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
-        }
         catch (Exception e)
         {
-            LogHandlerFailed(_logger, handler.Name, e.Message);
-            return $"{handler.Name}: {e.Message}";
+            return ReportFailed(handler, e, token);
         }
         finally
         {

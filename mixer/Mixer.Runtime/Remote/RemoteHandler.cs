@@ -190,10 +190,7 @@ internal sealed partial class RemoteHandler :
     public async ValueTask HandleMetricAsync(IReadOnlyList<MetricInstance> instances, CancellationToken cancellationToken)
     {
         var message = new Wire.Metric.HandleMetricRequest { AdapterConfig = _requestConfig, DedupId = NextDedup() };
-        foreach (var i in instances)
-        {
-            message.Instances.Add(RemoteInstances.Metric(i));
-        }
+        message.Instances.AddRange(instances.Select(RemoteInstances.Metric));
 
         await InvokeAsync("metric", o => _metric.HandleMetricAsync(message, o), cancellationToken).ConfigureAwait(false);
     }
@@ -201,10 +198,7 @@ internal sealed partial class RemoteHandler :
     public async ValueTask HandleLogEntryAsync(IReadOnlyList<LogEntryInstance> instances, CancellationToken cancellationToken)
     {
         var message = new Wire.LogEntry.HandleLogEntryRequest { AdapterConfig = _requestConfig, DedupId = NextDedup() };
-        foreach (var i in instances)
-        {
-            message.Instances.Add(RemoteInstances.LogEntry(i));
-        }
+        message.Instances.AddRange(instances.Select(RemoteInstances.LogEntry));
 
         await InvokeAsync("logentry", o => _logEntry.HandleLogEntryAsync(message, o), cancellationToken).ConfigureAwait(false);
     }
@@ -212,10 +206,7 @@ internal sealed partial class RemoteHandler :
     public async ValueTask HandleTraceSpanAsync(IReadOnlyList<TraceSpanInstance> instances, CancellationToken cancellationToken)
     {
         var message = new Wire.TraceSpan.HandleTraceSpanRequest { AdapterConfig = _requestConfig, DedupId = NextDedup() };
-        foreach (var i in instances)
-        {
-            message.Instances.Add(RemoteInstances.TraceSpan(i));
-        }
+        message.Instances.AddRange(instances.Select(RemoteInstances.TraceSpan));
 
         await InvokeAsync("tracespan", o => _traceSpan.HandleTraceSpanAsync(message, o), cancellationToken).ConfigureAwait(false);
     }
@@ -223,10 +214,7 @@ internal sealed partial class RemoteHandler :
     public async ValueTask HandleReportNothingAsync(IReadOnlyList<ReportNothingInstance> instances, CancellationToken cancellationToken)
     {
         var message = new Wire.ReportNothing.HandleReportNothingRequest { AdapterConfig = _requestConfig, DedupId = NextDedup() };
-        foreach (var i in instances)
-        {
-            message.Instances.Add(RemoteInstances.ReportNothing(i));
-        }
+        message.Instances.AddRange(instances.Select(RemoteInstances.ReportNothing));
 
         await InvokeAsync("reportnothing", o => _reportNothing.HandleReportNothingAsync(message, o), cancellationToken).ConfigureAwait(false);
     }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -43,6 +44,36 @@ public static class AdapterParams
             problems.Add(new ConfigProblem(FieldPath(ex.Path), Reason(ex)));
             return null;
         }
+    }
+
+    /// <summary>
+    /// How handler params' keys reach an adapter: <c>instance_name</c> becomes <c>instanceName</c>
+    /// (Istio's YAML takes either form); keys already in camelCase are kept. Both the in-process
+    /// runtime and the out-of-process host normalise params with it.
+    /// </summary>
+    /// <param name="key">A params key as written.</param>
+    public static string CamelCase(string key)
+    {
+        if (!key.Contains('_', StringComparison.Ordinal))
+        {
+            return key;
+        }
+
+        var sb = new StringBuilder(key.Length);
+        var upper = false;
+        foreach (var c in key)
+        {
+            if (c == '_')
+            {
+                upper = sb.Length > 0;
+                continue;
+            }
+
+            sb.Append(upper ? char.ToUpperInvariant(c) : c);
+            upper = false;
+        }
+
+        return sb.ToString();
     }
 
     /// <summary>
