@@ -347,6 +347,30 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
     }
 
     [Fact]
+    public async Task Reports_OfARequestAfterOneWithMoreHeaders_CarryOnlyItsOwnHeaders()
+    {
+        // The sidecar refills the attribute sets the batcher hands back: the second request gets the
+        // first one's set, and must not report the header only the first one had.
+        using (var first = await GetAsync("report", "/reuse/1", ("x-test", "first-only")))
+        {
+            first.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        using (var second = await GetAsync("report", "/reuse/2"))
+        {
+            second.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var one = (await WaitForLinesAsync(l => l.Contains("\"path\":\"/reuse/1\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        var two = (await WaitForLinesAsync(l => l.Contains("\"path\":\"/reuse/2\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        one.ShouldContain("\"cachehit\":\"first-only\"");
+        two.ShouldNotContain("first-only");
+        two.ShouldContain("\"code\":200");
+    }
+
+    [Fact]
     public async Task ChunkedRequestBody_IsReportedWithTheBytesForwarded()
     {
         var body = new byte[12_345];
