@@ -36,6 +36,7 @@ internal sealed partial class HttpSidecar
     private readonly string _destination;
     private readonly ProxyMetrics _metrics;
     private readonly ILogger _log;
+    private readonly HttpTransformer _transformer;
 
     public HttpSidecar(ProxyConfig config, ListenerConfig listener, MixerClient? mixer, IHttpForwarder forwarder, HttpMessageInvoker invoker, ProxyMetrics metrics, ILogger log)
     {
@@ -53,6 +54,7 @@ internal sealed partial class HttpSidecar
         _invoker = invoker;
         _metrics = metrics;
         _log = log;
+        _transformer = _report ? new SidecarTransformer(null, countBody: true) : HttpTransformer.Default;
     }
 
     public ListenerConfig Listener => _listener;
@@ -96,12 +98,9 @@ internal sealed partial class HttpSidecar
             }
         }
 
-        CountingStream? counter = null;
         CountingReadStream? requestBody = null;
         if (_report)
         {
-            counter = new CountingStream(context.Response.Body);
-            context.Response.Body = counter;
             if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
             {
                 // request.size is the body bytes forwarded: a chunked body has no Content-Length to read it from.
@@ -111,13 +110,14 @@ internal sealed partial class HttpSidecar
         }
 
         var operations = check?.RouteDirective?.ResponseHeaderOperations;
-        var transformer = operations is { Count: > 0 } ? new ResponseHeaderTransformer(operations) : HttpTransformer.Default;
+        var transformer = operations is { Count: > 0 } ? new SidecarTransformer(operations, _report) : _transformer;
         var error = await _forwarder.SendAsync(context, _destination, _invoker, version, transformer).ConfigureAwait(false);
         if (error != ForwarderError.None)
         {
             LogForwardError(_log, _listener.Name, error);
         }
 
+        var counter = context.Response.Body as CountingStream;
         if (counter is not null)
         {
             context.Response.Body = counter.Inner;
@@ -286,7 +286,7 @@ internal sealed partial class HttpSidecar
         var response = context.Response;
         var map = attributes.Attributes_;
         Owned(map, "response.code").Int64Value = response.StatusCode;
-        Owned(map, "response.size").Int64Value = counter?.Written ?? response.ContentLength ?? 0;
+        Owned(map, "response.size").Int64Value = counter?.Written ?? (HasNoBody(context) ? 0 : response.ContentLength ?? 0);
         SetDuration(Owned(map, "response.duration"), Stopwatch.GetElapsedTime(started));
         SetTime(Owned(map, "response.time"), DateTime.UtcNow.Ticks);
         var headers = OwnedMap(map, "response.headers");
@@ -318,6 +318,10 @@ internal sealed partial class HttpSidecar
             _metrics.ReportDropped.Add(1);
         }
     }
+
+    // A response that carries no body whatever its Content-Length says (RFC 9110: HEAD, 204, 304).
+    private static bool HasNoBody(HttpContext context) =>
+        HttpMethods.IsHead(context.Request.Method) || context.Response.StatusCode is 204 or 304;
 
     private static string Lower(string name)
     {
@@ -400,13 +404,29 @@ internal sealed partial class HttpSidecar
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "listener {Listener}: forwarding failed: {Error}")]
     private static partial void LogForwardError(ILogger logger, string listener, ForwarderError error);
 
-    /// <summary>YARP's default response copy, then the route directive's response header operations.</summary>
-    private sealed class ResponseHeaderTransformer(IEnumerable<HeaderOperation> operations) : HttpTransformer
+    /// <summary>
+    /// YARP's default response copy; then, when reporting, a byte counter on the response body if the
+    /// upstream did not declare the body's length (a declared length is what YARP forwards, and is
+    /// read from the response's Content-Length after: replacing the body stream on every request
+    /// costs a stream and a body feature per request and a layer on every write); then the route
+    /// directive's response header operations. Runs after the upstream's headers arrived and before
+    /// YARP copies the body into <c>Response.Body</c>.
+    /// </summary>
+    private sealed class SidecarTransformer(IEnumerable<HeaderOperation>? operations, bool countBody) : HttpTransformer
     {
         public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
         {
             var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
-            ApplyResponseOperations(httpContext.Response.Headers, operations);
+            if (countBody && proxyResponse?.Content.Headers.ContentLength is null)
+            {
+                httpContext.Response.Body = new CountingStream(httpContext.Response.Body);
+            }
+
+            if (operations is not null)
+            {
+                ApplyResponseOperations(httpContext.Response.Headers, operations);
+            }
+
             return result;
         }
     }

@@ -41,6 +41,7 @@ public sealed class SidecarFixture : IAsyncLifetime
             sent: connection.sent.bytes_total | 0
             receivedDelta: connection.received.bytes | 0
             size: request.size | 0
+            responseSize: response.size | 0
             reporter: context.reporter.kind | ""
             cachehit: request.headers["x-test"] | ""
         ---
@@ -368,6 +369,20 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
         one.ShouldContain("\"cachehit\":\"first-only\"");
         two.ShouldNotContain("first-only");
         two.ShouldContain("\"code\":200");
+    }
+
+    [Theory]
+    [InlineData("/chunked-answer")]
+    [InlineData("/sized/answer")]
+    public async Task ResponseSize_ChunkedOrOfDeclaredLength_IsReportedAsTheBodyBytesSent(string path)
+    {
+        using var response = await GetAsync("report", path);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var sent = (await response.Content.ReadAsByteArrayAsync()).Length;
+        (response.Headers.TransferEncodingChunked == true).ShouldBe(path.StartsWith("/chunked", StringComparison.Ordinal));
+        var line = (await WaitForLinesAsync(l => l.Contains($"\"path\":\"{path}\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        Number(line, "responseSize").ShouldBe(sent);
     }
 
     [Fact]
