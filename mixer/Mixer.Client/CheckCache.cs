@@ -64,16 +64,21 @@ public sealed class CheckCache
     /// entry) when the answer is nearly spent (a tenth of its uses or of its duration left), the moment
     /// to ask Mixer again in the background while the cache still serves it.
     /// </summary>
-    public bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh)
+    public bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh) => TryGet(request, out verdict, out refresh, out _);
+
+    /// <summary>As the public overload; <paramref name="results"/> are the entry's answers built once, for the client's hit path.</summary>
+    internal bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh, out CachedResults? results)
     {
         ArgumentNullException.ThrowIfNull(request);
         refresh = false;
+        results = null;
         if (_cache.TryGet(request, out var entry))
         {
             if (entry.TryUse(_time.GetTimestamp(), out refresh))
             {
                 Interlocked.Increment(ref _hits);
                 verdict = entry.Verdict;
+                results = entry.Results;
                 return true;
             }
 
@@ -126,6 +131,8 @@ public sealed class CheckCache
 
         public CheckVerdict Verdict { get; } = verdict;
 
+        public CachedResults Results { get; } = new(verdict);
+
         public bool TryUse(long now, out bool refresh)
         {
             refresh = false;
@@ -151,4 +158,21 @@ public sealed class CheckCache
             }
         }
     }
+}
+
+/// <summary>
+/// The <see cref="CheckResult"/>s a cached answer gives, built on first use and then shared by every
+/// request it serves (the check-cache hit path then allocates nothing for its answer).
+/// </summary>
+internal sealed class CachedResults(CheckVerdict verdict)
+{
+    private CheckResult? _hit;
+    private CheckResult? _hitWithQuota;
+    private CheckResult? _denied;
+
+    public CheckResult Hit(bool quotaCacheHit) => quotaCacheHit
+        ? _hitWithQuota ??= new CheckResult(verdict.Status, verdict.RouteDirective, true, true, false)
+        : _hit ??= new CheckResult(verdict.Status, verdict.RouteDirective, true, false, false);
+
+    public CheckResult Denied => _denied ??= new CheckResult(verdict.Status, null, true, false, false);
 }

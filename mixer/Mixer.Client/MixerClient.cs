@@ -150,7 +150,8 @@ public sealed class MixerClient : IAsyncDisposable
         quotas ??= [];
         CheckVerdict? cached = null;
         var refresh = false;
-        var checkHit = _checkCache is not null && _checkCache.TryGet(attributes, out cached, out refresh);
+        CachedResults? results = null;
+        var checkHit = _checkCache is not null && _checkCache.TryGet(attributes, out cached, out refresh, out results);
         if (refresh)
         {
             _ = RefreshAsync(attributes);
@@ -158,7 +159,7 @@ public sealed class MixerClient : IAsyncDisposable
 
         if (checkHit && !cached!.IsOk)
         {
-            return new CheckResult(cached.Status, null, true, false, false);
+            return results!.Denied;
         }
 
         // Quota first from the local allowances; only what they cannot decide goes to Mixer.
@@ -195,7 +196,7 @@ public sealed class MixerClient : IAsyncDisposable
 
         if (checkHit && ask is null)
         {
-            return new CheckResult(cached!.Status, cached.RouteDirective, true, quotas.Count > 0, false);
+            return results!.Hit(quotas.Count > 0);
         }
 
         var request = Compressor.CreateCheckRequest(attributes, NextDeduplicationId());

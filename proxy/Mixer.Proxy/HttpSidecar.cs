@@ -36,6 +36,7 @@ internal sealed partial class HttpSidecar
     private readonly string _destination;
     private readonly ProxyMetrics _metrics;
     private readonly ILogger _log;
+    private readonly HttpTransformer _transformer;
 
     public HttpSidecar(ProxyConfig config, ListenerConfig listener, MixerClient? mixer, IHttpForwarder forwarder, HttpMessageInvoker invoker, ProxyMetrics metrics, ILogger log)
     {
@@ -53,6 +54,7 @@ internal sealed partial class HttpSidecar
         _invoker = invoker;
         _metrics = metrics;
         _log = log;
+        _transformer = _report ? new SidecarTransformer(null, countBody: true) : HttpTransformer.Default;
     }
 
     public ListenerConfig Listener => _listener;
@@ -96,12 +98,9 @@ internal sealed partial class HttpSidecar
             }
         }
 
-        CountingStream? counter = null;
         CountingReadStream? requestBody = null;
         if (_report)
         {
-            counter = new CountingStream(context.Response.Body);
-            context.Response.Body = counter;
             if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
             {
                 // request.size is the body bytes forwarded: a chunked body has no Content-Length to read it from.
@@ -111,13 +110,14 @@ internal sealed partial class HttpSidecar
         }
 
         var operations = check?.RouteDirective?.ResponseHeaderOperations;
-        var transformer = operations is { Count: > 0 } ? new ResponseHeaderTransformer(operations) : HttpTransformer.Default;
+        var transformer = operations is { Count: > 0 } ? new SidecarTransformer(operations, _report) : _transformer;
         var error = await _forwarder.SendAsync(context, _destination, _invoker, version, transformer).ConfigureAwait(false);
         if (error != ForwarderError.None)
         {
             LogForwardError(_log, _listener.Name, error);
         }
 
+        var counter = context.Response.Body as CountingStream;
         if (counter is not null)
         {
             context.Response.Body = counter.Inner;
@@ -126,62 +126,154 @@ internal sealed partial class HttpSidecar
         if (requestBody is not null)
         {
             context.Request.Body = requestBody.Inner;
-            attributes.Attributes_["request.size"] = new AttributeValue { Int64Value = requestBody.BytesRead };
+            Owned(attributes.Attributes_, "request.size").Int64Value = requestBody.BytesRead;
         }
 
         Report(context, attributes, check, started, counter);
     }
 
+    // A request's set comes from its listener's pool, usually still holding the values of the
+    // request before (see AttributeSets): names a request owns are overwritten in place (their
+    // AttributeValue objects belong to the set and to nothing else), shared values are assigned by
+    // reference (an in-place update of the map's node), and a name this request lacks is removed.
+    // The map then keeps its order, which the report batcher's delta walk relies on to skip lookups.
     private Attributes RequestAttributes(HttpContext context, SidecarConnection connection, DateTimeOffset now)
     {
         var request = context.Request;
-        var attributes = _shared.NewSet();
+        var attributes = _shared.RentRequestSet();
         var map = attributes.Attributes_;
         connection.AddTo(map, context.Connection);
 
-        var headersValue = AttributeSets.RentHeaders();
-        var entries = headersValue.StringMapValue.Entries;
-        foreach (var (name, values) in request.Headers)
-        {
-            // Header names are case-insensitive; Istio's attribute keys are lower case.
-            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
-        }
-
         var host = request.Host.Value ?? "";
-        var path = request.Path.Value + request.QueryString.Value;
-        entries[":authority"] = host;
-        entries[":path"] = path;
-        entries[":method"] = request.Method;
-        if (!entries.TryGetValue("x-request-id", out var requestId))
+        var path = request.QueryString.HasValue ? request.Path.Value + request.QueryString.Value : request.Path.Value ?? "";
+        string requestId;
+        var generated = false;
+        if (request.Headers.TryGetValue("x-request-id", out var given) && given.Count > 0)
+        {
+            requestId = given.Count == 1 ? given[0]! : given.ToString();
+        }
+        else
         {
             // As Envoy does: every request gets an id, and the application sees it.
             requestId = RequestIds.Next();
-            entries["x-request-id"] = requestId;
+            generated = true;
+        }
+
+        var entries = OwnedMap(map, "request.headers");
+        if (FillRequestHeaders(entries, request, host, path, requestId, generated) != entries.Count)
+        {
+            // Other header names than the request before: start the map again.
+            entries.Clear();
+            FillRequestHeaders(entries, request, host, path, requestId, generated);
+        }
+
+        if (generated)
+        {
             request.Headers["x-request-id"] = requestId;
         }
 
-        map["request.headers"] = headersValue;
-        map["request.id"] = new AttributeValue { StringValue = requestId };
-        map["request.path"] = new AttributeValue { StringValue = path };
-        map["request.host"] = new AttributeValue { StringValue = host };
-        map["request.method"] = new AttributeValue { StringValue = request.Method };
-        map["request.scheme"] = new AttributeValue { StringValue = request.Scheme };
-        map["request.size"] = new AttributeValue { Int64Value = request.ContentLength ?? 0 };
-        map["request.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(now) };
-        if (entries.TryGetValue("user-agent", out var agent))
-        {
-            map["request.useragent"] = new AttributeValue { StringValue = agent };
-        }
-
-        if (entries.TryGetValue("referer", out var referer))
-        {
-            map["request.referer"] = new AttributeValue { StringValue = referer };
-        }
+        Owned(map, "request.id").StringValue = requestId;
+        Owned(map, "request.path").StringValue = path;
+        Owned(map, "request.host").StringValue = host;
+        Owned(map, "request.method").StringValue = request.Method;
+        Owned(map, "request.scheme").StringValue = request.Scheme;
+        Owned(map, "request.size").Int64Value = request.ContentLength ?? 0;
+        SetTime(Owned(map, "request.time"), now.UtcTicks);
+        SetOrRemove(map, "request.useragent", request.Headers.UserAgent);
+        SetOrRemove(map, "request.referer", request.Headers.Referer);
 
         var grpc = request.ContentType is { } ct && ct.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
         map["context.protocol"] = grpc ? s_grpc : s_http;
         map["api.protocol"] = grpc ? s_grpc : s_http;
         return attributes;
+    }
+
+    // Writes every header of the request into the map (in place where the name is there already) and
+    // says how many distinct names it wrote: fewer than the map holds means some are left over.
+    private static int FillRequestHeaders(Google.Protobuf.Collections.MapField<string, string> entries, HttpRequest request, string host, string path, string requestId, bool generated)
+    {
+        var written = 0;
+        foreach (var (name, values) in request.Headers)
+        {
+            // Header names are case-insensitive; Istio's attribute keys are lower case.
+            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
+            written++;
+        }
+
+        entries[":authority"] = host;
+        entries[":path"] = path;
+        entries[":method"] = request.Method;
+        written += 3;
+        if (generated)
+        {
+            entries["x-request-id"] = requestId;
+            written++;
+        }
+
+        return written;
+    }
+
+    private static int FillResponseHeaders(Google.Protobuf.Collections.MapField<string, string> entries, HttpResponse response)
+    {
+        var written = 0;
+        foreach (var (name, values) in response.Headers)
+        {
+            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
+            written++;
+        }
+
+        var code = response.StatusCode;
+        entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return written + 1;
+    }
+
+    private static AttributeValue Owned(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
+    {
+        if (!map.TryGetValue(name, out var value))
+        {
+            value = new AttributeValue();
+            map[name] = value;
+        }
+
+        return value;
+    }
+
+    private static Google.Protobuf.Collections.MapField<string, string> OwnedMap(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
+    {
+        var value = Owned(map, name);
+        if (value.ValueCase != AttributeValue.ValueOneofCase.StringMapValue)
+        {
+            value.StringMapValue = new Attributes.Types.StringMap();
+        }
+
+        return value.StringMapValue.Entries;
+    }
+
+    private static void SetOrRemove(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name, StringValues values)
+    {
+        if (values.Count == 0)
+        {
+            map.Remove(name);
+            return;
+        }
+
+        Owned(map, name).StringValue = values.Count == 1 ? values[0]! : values.ToString();
+    }
+
+    // Timestamp and Duration written in place: seconds and nanos from 100 ns ticks (Unix epoch for a time).
+    private static void SetTime(AttributeValue value, long utcTicks)
+    {
+        var ts = value.ValueCase == AttributeValue.ValueOneofCase.TimestampValue ? value.TimestampValue : (value.TimestampValue = new Timestamp());
+        var ticks = utcTicks - DateTime.UnixEpoch.Ticks;
+        ts.Seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var rest);
+        ts.Nanos = (int)rest * 100;
+    }
+
+    private static void SetDuration(AttributeValue value, TimeSpan elapsed)
+    {
+        var d = value.ValueCase == AttributeValue.ValueOneofCase.DurationValue ? value.DurationValue : (value.DurationValue = new Duration());
+        d.Seconds = Math.DivRem(elapsed.Ticks, TimeSpan.TicksPerSecond, out var rest);
+        d.Nanos = (int)rest * 100;
     }
 
     private void Report(HttpContext context, Attributes attributes, CheckResult? check, long started, CountingStream? counter)
@@ -193,20 +285,17 @@ internal sealed partial class HttpSidecar
 
         var response = context.Response;
         var map = attributes.Attributes_;
-        map["response.code"] = new AttributeValue { Int64Value = response.StatusCode };
-        map["response.size"] = new AttributeValue { Int64Value = counter?.Written ?? response.ContentLength ?? 0 };
-        map["response.duration"] = new AttributeValue { DurationValue = Duration.FromTimeSpan(Stopwatch.GetElapsedTime(started)) };
-        map["response.time"] = new AttributeValue { TimestampValue = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
-        var headersValue = AttributeSets.RentHeaders();
-        var headers = headersValue.StringMapValue;
-        foreach (var (name, values) in response.Headers)
+        Owned(map, "response.code").Int64Value = response.StatusCode;
+        Owned(map, "response.size").Int64Value = counter?.Written ?? (HasNoBody(context) ? 0 : response.ContentLength ?? 0);
+        SetDuration(Owned(map, "response.duration"), Stopwatch.GetElapsedTime(started));
+        SetTime(Owned(map, "response.time"), DateTime.UtcNow.Ticks);
+        var headers = OwnedMap(map, "response.headers");
+        if (FillResponseHeaders(headers, response) != headers.Count)
         {
-            headers.Entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
+            headers.Clear();
+            FillResponseHeaders(headers, response);
         }
 
-        var code = response.StatusCode;
-        headers.Entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        map["response.headers"] = headersValue;
         if (check is not null)
         {
             // Shared values (never changed): the report batcher sees the same object and skips it in the delta.
@@ -214,8 +303,13 @@ internal sealed partial class HttpSidecar
             map["quota.cache_hit"] = check.QuotaCacheHit ? s_true : s_false;
             if (!check.IsOk)
             {
-                map["check.error_code"] = new AttributeValue { Int64Value = check.Status.Code };
-                map["check.error_message"] = new AttributeValue { StringValue = check.Status.Message };
+                Owned(map, "check.error_code").Int64Value = check.Status.Code;
+                Owned(map, "check.error_message").StringValue = check.Status.Message;
+            }
+            else
+            {
+                map.Remove("check.error_code");
+                map.Remove("check.error_message");
             }
         }
 
@@ -224,6 +318,10 @@ internal sealed partial class HttpSidecar
             _metrics.ReportDropped.Add(1);
         }
     }
+
+    // A response that carries no body whatever its Content-Length says (RFC 9110: HEAD, 204, 304).
+    private static bool HasNoBody(HttpContext context) =>
+        HttpMethods.IsHead(context.Request.Method) || context.Response.StatusCode is 204 or 304;
 
     private static string Lower(string name)
     {
@@ -306,13 +404,29 @@ internal sealed partial class HttpSidecar
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "listener {Listener}: forwarding failed: {Error}")]
     private static partial void LogForwardError(ILogger logger, string listener, ForwarderError error);
 
-    /// <summary>YARP's default response copy, then the route directive's response header operations.</summary>
-    private sealed class ResponseHeaderTransformer(IEnumerable<HeaderOperation> operations) : HttpTransformer
+    /// <summary>
+    /// YARP's default response copy; then, when reporting, a byte counter on the response body if the
+    /// upstream did not declare the body's length (a declared length is what YARP forwards, and is
+    /// read from the response's Content-Length after: replacing the body stream on every request
+    /// costs a stream and a body feature per request and a layer on every write); then the route
+    /// directive's response header operations. Runs after the upstream's headers arrived and before
+    /// YARP copies the body into <c>Response.Body</c>.
+    /// </summary>
+    private sealed class SidecarTransformer(IEnumerable<HeaderOperation>? operations, bool countBody) : HttpTransformer
     {
         public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
         {
             var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
-            ApplyResponseOperations(httpContext.Response.Headers, operations);
+            if (countBody && proxyResponse?.Content.Headers.ContentLength is null)
+            {
+                httpContext.Response.Body = new CountingStream(httpContext.Response.Body);
+            }
+
+            if (operations is not null)
+            {
+                ApplyResponseOperations(httpContext.Response.Headers, operations);
+            }
+
             return result;
         }
     }

@@ -12,7 +12,15 @@ namespace Mixer.Proxy;
 /// </summary>
 internal sealed class ListenerAttributes
 {
+    private const int MaxKept = 4096;
+
+    // Which listener a set handed back belongs to, found by its destination.port value object (one per listener).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<object, ListenerAttributes> s_owners = new(ReferenceEqualityComparer.Instance);
+
     private readonly KeyValuePair<string, AttributeValue>[] _static;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Attributes> _free = new();
+    private readonly AttributeValue _marker;
+    private int _freeCount;
 
     public ListenerAttributes(ProxyConfig config, ListenerConfig listener, IPEndPoint upstream)
     {
@@ -60,7 +68,8 @@ internal sealed class ListenerAttributes
         }
 
         list.Add(new("destination.ip", new AttributeValue { BytesValue = ByteString.CopyFrom(upstream.Address.GetAddressBytes()) }));
-        list.Add(new("destination.port", new AttributeValue { Int64Value = upstream.Port }));
+        _marker = new AttributeValue { Int64Value = upstream.Port };
+        list.Add(new("destination.port", _marker));
         Str("context.reporter.kind", listener.Direction == Direction.Inbound ? "inbound" : "outbound");
         Str("context.reporter.uid", w.UidOrDefault);
         list.Add(new("connection.mtls", new AttributeValue { BoolValue = false }));
@@ -73,10 +82,10 @@ internal sealed class ListenerAttributes
 
     public string ServiceNamespace { get; }
 
-    /// <summary>A new set holding the listener's shared attributes.</summary>
+    /// <summary>A new set holding the listener's shared attributes (a TCP connection's: not pooled).</summary>
     public Attributes NewSet()
     {
-        var attributes = AttributeSets.Rent();
+        var attributes = new Attributes();
         var map = attributes.Attributes_;
         foreach (var (k, v) in _static)
         {
@@ -85,6 +94,41 @@ internal sealed class ListenerAttributes
 
         return attributes;
     }
+
+    /// <summary>
+    /// A set for one HTTP request of this listener: one handed back by the report batcher when there
+    /// is one (it still holds the listener's shared values, and the last request's own values for the
+    /// caller to overwrite in place), else a new one.
+    /// </summary>
+    public Attributes RentRequestSet()
+    {
+        if (_free.TryDequeue(out var set))
+        {
+            Interlocked.Decrement(ref _freeCount);
+            return set;
+        }
+
+        var attributes = NewSet();
+        s_owners.TryAdd(_marker, this);
+        return attributes;
+    }
+
+    /// <summary>Takes back a request set of this listener that no one holds any more.</summary>
+    public void Keep(Attributes set)
+    {
+        if (Interlocked.Increment(ref _freeCount) <= MaxKept)
+        {
+            _free.Enqueue(set);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _freeCount);
+        }
+    }
+
+    /// <summary>The listener whose request set <paramref name="set"/> is, by its shared destination.port value, or null.</summary>
+    public static ListenerAttributes? OwnerOf(Attributes set) =>
+        set.Attributes_.TryGetValue("destination.port", out var marker) && s_owners.TryGetValue(marker, out var owner) ? owner : null;
 
     public static AttributeValue Ip(IPAddress? address)
     {
@@ -99,73 +143,19 @@ internal sealed class ListenerAttributes
 }
 
 /// <summary>
-/// Attribute sets handed back by the report batcher once it is done with them, to be filled again:
-/// a set's map keeps the room it grew to (forty-odd attributes cost a dictionary grown five times
-/// over when every request starts from an empty one), and so do the request.headers and
-/// response.headers maps in it, which only the HTTP sidecar sets, one pair per request, shared with
-/// nothing. Bounded; thread-safe.
+/// Where the report batcher hands back the sets it is done with. An HTTP request's set goes back to
+/// its listener's pool as it is: the next request overwrites its values in place instead of
+/// building a map of forty-odd entries (and two header maps) from empty, which would allocate a
+/// Google.Protobuf map node per attribute and per header. A TCP connection's set is left to the
+/// collector (one per connection event, and with names no HTTP request has).
 /// </summary>
 internal static class AttributeSets
 {
-    private const int MaxKept = 4096;
-    private static readonly System.Collections.Concurrent.ConcurrentQueue<Attributes> s_free = new();
-    private static readonly System.Collections.Concurrent.ConcurrentQueue<AttributeValue> s_freeHeaders = new();
-    private static int s_count;
-    private static int s_headerCount;
-
-    /// <summary>An empty string-map value for request.headers or response.headers.</summary>
-    public static AttributeValue RentHeaders()
-    {
-        if (s_freeHeaders.TryDequeue(out var value))
-        {
-            Interlocked.Decrement(ref s_headerCount);
-            return value;
-        }
-
-        return new AttributeValue { StringMapValue = new Attributes.Types.StringMap() };
-    }
-
-    public static Attributes Rent()
-    {
-        if (s_free.TryDequeue(out var set))
-        {
-            Interlocked.Decrement(ref s_count);
-            return set;
-        }
-
-        return new Attributes();
-    }
-
-    /// <summary>Takes back a set no one holds any more (the values it held are not touched: others may share them).</summary>
     public static void Return(Attributes set)
     {
-        var map = set.Attributes_;
-        ReturnHeaders(map, "request.headers");
-        ReturnHeaders(map, "response.headers");
-        map.Clear();
-        if (Interlocked.Increment(ref s_count) <= MaxKept)
+        if (set.Attributes_.ContainsKey("request.headers") && ListenerAttributes.OwnerOf(set) is { } owner)
         {
-            s_free.Enqueue(set);
-        }
-        else
-        {
-            Interlocked.Decrement(ref s_count);
-        }
-    }
-
-    private static void ReturnHeaders(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
-    {
-        if (map.TryGetValue(name, out var value) && value.ValueCase == AttributeValue.ValueOneofCase.StringMapValue)
-        {
-            value.StringMapValue.Entries.Clear();
-            if (Interlocked.Increment(ref s_headerCount) <= MaxKept * 2)
-            {
-                s_freeHeaders.Enqueue(value);
-            }
-            else
-            {
-                Interlocked.Decrement(ref s_headerCount);
-            }
+            owner.Keep(set);
         }
     }
 }

@@ -37,7 +37,14 @@ public sealed class EchoBackend : IAsyncDisposable
                 body.Length);
             context.Response.Headers["x-backend"] = "yes";
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync(JsonSerializer.Serialize(echo));
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(echo);
+            if (context.Request.Path.StartsWithSegments("/sized", StringComparison.Ordinal))
+            {
+                // A declared length (the other paths answer chunked).
+                context.Response.ContentLength = bytes.Length;
+            }
+
+            await context.Response.Body.WriteAsync(bytes);
         });
         await app.StartAsync();
         var backend = new EchoBackend(app) { Address = new Uri(app.Urls.First()).Authority };

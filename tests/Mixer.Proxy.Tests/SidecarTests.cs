@@ -41,6 +41,7 @@ public sealed class SidecarFixture : IAsyncLifetime
             sent: connection.sent.bytes_total | 0
             receivedDelta: connection.received.bytes | 0
             size: request.size | 0
+            responseSize: response.size | 0
             reporter: context.reporter.kind | ""
             cachehit: request.headers["x-test"] | ""
         ---
@@ -344,6 +345,44 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
         var lines = (await ReportLinesAsync()).Where(Ours).ToList();
         lines.ShouldContain(l => Text(l, "event") == "open");
         lines.Sum(l => Number(l, "receivedDelta")).ShouldBe(15);
+    }
+
+    [Fact]
+    public async Task Reports_OfARequestAfterOneWithMoreHeaders_CarryOnlyItsOwnHeaders()
+    {
+        // The sidecar refills the attribute sets the batcher hands back: the second request gets the
+        // first one's set, and must not report the header only the first one had.
+        using (var first = await GetAsync("report", "/reuse/1", ("x-test", "first-only")))
+        {
+            first.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        using (var second = await GetAsync("report", "/reuse/2"))
+        {
+            second.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        await fixture.Proxy.Mixer!.Reports.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var one = (await WaitForLinesAsync(l => l.Contains("\"path\":\"/reuse/1\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        var two = (await WaitForLinesAsync(l => l.Contains("\"path\":\"/reuse/2\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        one.ShouldContain("\"cachehit\":\"first-only\"");
+        two.ShouldNotContain("first-only");
+        two.ShouldContain("\"code\":200");
+    }
+
+    [Theory]
+    [InlineData("/chunked-answer")]
+    [InlineData("/sized/answer")]
+    public async Task ResponseSize_ChunkedOrOfDeclaredLength_IsReportedAsTheBodyBytesSent(string path)
+    {
+        using var response = await GetAsync("report", path);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var sent = (await response.Content.ReadAsByteArrayAsync()).Length;
+        (response.Headers.TransferEncodingChunked == true).ShouldBe(path.StartsWith("/chunked", StringComparison.Ordinal));
+        var line = (await WaitForLinesAsync(l => l.Contains($"\"path\":\"{path}\"", StringComparison.Ordinal), 1)).ShouldHaveSingleItem();
+        Number(line, "responseSize").ShouldBe(sent);
     }
 
     [Fact]
