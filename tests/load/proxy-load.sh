@@ -6,6 +6,7 @@
 #
 #   tests/load/proxy-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #   COMPARE_PROXY=/path/to/other/mixer-proxy.dll tests/load/proxy-load.sh   # a second policy-on build, same run
+#   COMPARE_ARGS="--report false" (with COMPARE_PROXY)                       # ... or the same build with other flags
 #
 # wrk (1 thread, CONNECTIONS HTTP/1.1 keep-alive connections) hits each target for SECONDS, ROUNDS
 # times interleaved (the order rotates every round) after a 3 s warm-up each, and prints requests/s,
@@ -61,7 +62,9 @@ start_proxy() { # name dll flags...
 start_proxy plain "$proxy" --check false --report false
 start_proxy policy "$proxy" --mixer "$mixer"
 targets=(direct plain policy)
-[ -n "$compare" ] && { start_proxy compare "$compare" --mixer "$mixer"; targets+=(compare); }
+# COMPARE_ARGS: extra flags for the compared proxy, e.g. COMPARE_PROXY=<this build> COMPARE_ARGS="--report false"
+# splits policy-on's cost into its Check and Report parts in one run.
+[ -n "$compare" ] && { start_proxy compare "$compare" --mixer "$mixer" ${COMPARE_ARGS:-}; targets+=(compare); }
 pid[direct]=$backend_pid; addr[direct]=$backend
 for t in "${targets[@]:1}"; do
   wait_line "$out/$t.log" "mixer-proxy listening"
