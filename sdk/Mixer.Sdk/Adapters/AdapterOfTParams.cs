@@ -46,13 +46,7 @@ public abstract class Adapter<TParams> : IAdapter
     /// </summary>
     public IReadOnlyList<ConfigProblem> Validate(JsonElement parameters)
     {
-        var problems = new List<ConfigProblem>();
-        var p = AdapterParams.TryRead<TParams>(parameters, problems);
-        if (p is not null)
-        {
-            Validate(p, problems);
-        }
-
+        ReadAndValidate(parameters, out var problems);
         return problems;
     }
 
@@ -63,13 +57,26 @@ public abstract class Adapter<TParams> : IAdapter
     public ValueTask<IHandler> BuildAsync(HandlerContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var problems = Validate(context.Params);
-        if (problems.Count > 0)
+        var p = ReadAndValidate(context.Params, out var problems);
+        if (p is null || problems.Count > 0)
         {
-            throw new ArgumentException($"invalid params for handler {context.HandlerName}: " + string.Join("; ", problems.Select(p => p.Field.Length == 0 ? p.Reason : $"{p.Field}: {p.Reason}")));
+            throw new ArgumentException($"invalid params for handler {context.HandlerName}: " + string.Join("; ", problems.Select(x => x.Field.Length == 0 ? x.Reason : $"{x.Field}: {x.Reason}")));
         }
 
-        return BuildAsync(AdapterParams.Read<TParams>(context.Params), context, cancellationToken);
+        return BuildAsync(p, context, cancellationToken);
+    }
+
+    // The params read once: null with problems when they do not read, else the adapter's own checks added.
+    private TParams? ReadAndValidate(JsonElement parameters, out List<ConfigProblem> problems)
+    {
+        problems = [];
+        var p = AdapterParams.TryRead<TParams>(parameters, problems);
+        if (p is not null)
+        {
+            Validate(p, problems);
+        }
+
+        return p;
     }
 
     /// <summary>
