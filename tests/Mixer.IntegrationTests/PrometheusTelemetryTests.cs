@@ -245,7 +245,7 @@ public sealed class DefaultTelemetryConfigTests
 
         await using var mixs = await MixsProcess.StartAsync(ConfigDir.RepositoryFile("mixer/config"), "--prometheusAdapterPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-        mixs.Output.ShouldContain($"the prometheus adapter could not build this handler: cannot serve /metrics on 127.0.0.1:{port}");
+        await mixs.WaitForOutputAsync($"the prometheus adapter could not build this handler: cannot serve /metrics on 127.0.0.1:{port}");
         (await mixs.Client.CheckAsync(new TestAttributes().String("destination.service.host", "reviews").Check())).Precondition.Status.Code.ShouldBe(0);
         await mixs.Client.ReportAsync(new ReportRequest { Attributes = { new TestAttributes().String("context.protocol", "http").Build() } });
     }

@@ -77,8 +77,7 @@ public sealed partial class ReloadTests : IAsyncLifetime
         (await MetricAsync("mixer_config_generation")).ShouldBeGreaterThan(generation);
         (await MetricAsync("mixer_config_errors")).ShouldBe(1);
         (await MetricAsync("mixer_config_errors_total")).ShouldBeGreaterThanOrEqualTo(1);
-        _mixs.Output.ShouldContain("broken.yaml:7: rule istio-system/typo: match:");
-        _mixs.Output.ShouldContain("did you mean 'request.headers'?");
+        await _mixs.WaitForOutputAsync("broken.yaml:7: rule istio-system/typo: match:", "did you mean 'request.headers'?");
 
         // The original rules still serve.
         (await StatusAsync("denied.svc", ("clnt", "abc"))).ShouldBe(7);
@@ -92,8 +91,7 @@ public sealed partial class ReloadTests : IAsyncLifetime
 
         // A typo in the rule's handler reference: the mesh must not open up.
         _config.Write("extra.yaml", HeaderDenyRule.Replace("denyall.denier", "denyal.denier", StringComparison.Ordinal));
-        await EventuallyAsync(() => Task.FromResult(_mixs.Output.Contains("handler 'denyal.denier' not found", StringComparison.Ordinal)), "the broken version is reported");
-        _mixs.Output.ShouldContain("the last good version (from extra.yaml:1) keeps serving");
+        await _mixs.WaitForOutputAsync("handler 'denyal.denier' not found", "the last good version (from extra.yaml:1) keeps serving");
         (await StatusAsync("any.svc", ("x-block", "yes"))).ShouldBe(7);
 
         // Fixing it applies the fix.
@@ -107,8 +105,7 @@ public sealed partial class ReloadTests : IAsyncLifetime
     {
         _config.Write("mixed.yaml", HeaderDenyRule + "\n---\napiVersion: config.istio.io/v1alpha2\nkind: rule\nmetadata: {name: bad\n");
         await EventuallyAsync(async () => await StatusAsync("any.svc", ("x-block", "yes")) == 7, "the good document of the file applies");
-        _mixs.Output.ShouldContain("mixed.yaml:");
-        _mixs.Output.ShouldContain("YAML");
+        await _mixs.WaitForOutputAsync("mixed.yaml:", "YAML");
     }
 
     [Fact]

@@ -141,9 +141,9 @@ public sealed class ScriptTests : IAsyncLifetime
         var yamlLine = Array.FindIndex(broken.Split('\n'), l => l.Contains("usr.StartsWith", StringComparison.Ordinal)) + 1;
         _config.Write("scripts.yaml", broken);
 
-        await Eventually.UntilAsync(() => Task.FromResult(_mixs.Output.Contains("CS0103", StringComparison.Ordinal)), "the broken script is reported");
-        _mixs.Output.ShouldContain($"scripts.yaml:{yamlLine}: script istio-system/gate: listentry: script line 2, column 5: CS0103: The name 'usr' does not exist in the current context");
-        _mixs.Output.ShouldContain("the last good version (from ");
+        await _mixs.WaitForOutputAsync(
+            $"scripts.yaml:{yamlLine}: script istio-system/gate: listentry: script line 2, column 5: CS0103: The name 'usr' does not exist in the current context",
+            "the last good version (from ");
         (await CheckAsync("script.svc", "bad-guy")).Code.ShouldBe(7);
 
         // The config is re-read without change to the script: nothing is compiled again (the broken

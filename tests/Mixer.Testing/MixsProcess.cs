@@ -42,6 +42,37 @@ public sealed partial class MixsProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until mixs has printed every one of <paramref name="texts"/>. Its log lines are written
+    /// by a background logger and read by a background reader, so a line can trail the behaviour
+    /// it describes; fails with the whole output after <paramref name="timeout"/> (10 s).
+    /// </summary>
+    public async Task WaitForOutputAsync(TimeSpan? timeout, params string[] texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + limit;
+        while (true)
+        {
+            var output = Output;
+            var missing = Array.FindAll(texts, t => !output.Contains(t, StringComparison.Ordinal));
+            if (missing.Length == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"mixs did not print {string.Join(" / ", missing.Select(m => "\"" + m + "\""))} within {limit.TotalSeconds:0} s; it printed:\n{output}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until mixs has printed every one of <paramref name="texts"/> (10 s at most).</summary>
+    public Task WaitForOutputAsync(params string[] texts) => WaitForOutputAsync(null, texts);
+
     /// <summary>A channel to the gRPC API (shared, disposed with the process).</summary>
     public GrpcChannel Channel => _channel ??= GrpcChannel.ForAddress("http://" + GrpcAddress);
 
@@ -90,6 +121,13 @@ public sealed partial class MixsProcess : IAsyncDisposable
         var m = StartedLine().Match(line);
         mixs.GrpcAddress = m.Groups["grpc"].Value;
         mixs.MonitoringUrl = "http://" + m.Groups["mon"].Value;
+        if (configDir is not null)
+        {
+            // The first generation's summary is logged before the started line is printed, but
+            // through the logger's own queue: wait for it so tests can read it from Output.
+            await mixs.WaitForOutputAsync(TimeSpan.FromSeconds(30), " serving: ").ConfigureAwait(false);
+        }
+
         return mixs;
     }
 
