@@ -99,7 +99,7 @@ public sealed class AttributeCompressor
     /// <summary>
     /// Encodes <paramref name="sets"/> into as few delta-encoded Report requests as it can, each of
     /// at most <paramref name="maxSetsPerRequest"/> sets; a new request starts wherever a set lacks
-    /// an attribute the set before it had (see <see cref="ReportBatchBuilder.TryAdd"/>).
+    /// an attribute the set before it had (see <see cref="ReportBatchBuilder.TryAdd(Attributes)"/>).
     /// </summary>
     public IReadOnlyList<ReportRequest> CreateReportRequests(IEnumerable<Attributes> sets, int maxSetsPerRequest = 1000)
     {

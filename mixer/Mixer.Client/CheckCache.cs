@@ -64,12 +64,14 @@ public sealed class CheckCache
     /// entry) when the answer is nearly spent (a tenth of its uses or of its duration left), the moment
     /// to ask Mixer again in the background while the cache still serves it.
     /// </summary>
-    public bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh) => TryGet(request, out verdict, out refresh, out _);
+    public bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh) => TryGet(new AttributeSource(request), out verdict, out refresh, out _);
 
-    /// <summary>As the public overload; <paramref name="results"/> are the entry's answers built once, for the client's hit path.</summary>
-    internal bool TryGet(Attributes request, out CheckVerdict verdict, out bool refresh, out CachedResults? results)
+    /// <summary>As <see cref="TryGet(Attributes, out CheckVerdict)"/>, for a request held as a record (it finds what its message form finds).</summary>
+    public bool TryGet(AttributeRecord request, out CheckVerdict verdict) => TryGet(new AttributeSource(request), out verdict, out _, out _);
+
+    /// <summary>As the public overloads; <paramref name="results"/> are the entry's answers built once, for the client's hit path.</summary>
+    internal bool TryGet(AttributeSource request, out CheckVerdict verdict, out bool refresh, out CachedResults? results)
     {
-        ArgumentNullException.ThrowIfNull(request);
         refresh = false;
         results = null;
         if (_cache.TryGet(request, out var entry))

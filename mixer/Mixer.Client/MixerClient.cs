@@ -46,7 +46,7 @@ public sealed class MixerClientOptions
     public ReportBatchOptions ReportBatch { get; set; } = new();
 }
 
-/// <summary>The answer to <see cref="MixerClient.CheckAsync"/>.</summary>
+/// <summary>The answer to <see cref="MixerClient.CheckAsync(Attributes, IReadOnlyList{QuotaRequest}?, CancellationToken)"/>.</summary>
 /// <param name="Status">OK, or why the request is refused.</param>
 /// <param name="RouteDirective">Header operations or a direct response to apply when OK, or null.</param>
 /// <param name="CheckCacheHit">The precondition came from the check cache.</param>
@@ -141,25 +141,42 @@ public sealed class MixerClient : IAsyncDisposable
     public bool Report(Attributes attributes) => Reports.Enqueue(attributes);
 
     /// <summary>
+    /// Queues a Report of <paramref name="record"/>; false when the buffer is full (the set is counted
+    /// as dropped). Leave the record untouched until its <see cref="AttributeRecord.Released"/> is called.
+    /// </summary>
+    public bool Report(AttributeRecord record) => Reports.Enqueue(record);
+
+    /// <summary>
     /// May a request with <paramref name="attributes"/> proceed and spend <paramref name="quotas"/>?
     /// Answered from the caches when they can, else by Mixer.
     /// </summary>
-    public async ValueTask<CheckResult> CheckAsync(Attributes attributes, IReadOnlyList<QuotaRequest>? quotas = null, CancellationToken cancellationToken = default)
+    public ValueTask<CheckResult> CheckAsync(Attributes attributes, IReadOnlyList<QuotaRequest>? quotas = null, CancellationToken cancellationToken = default) =>
+        CheckAsync(new AttributeSource(attributes), quotas, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CheckAsync(Attributes, IReadOnlyList{QuotaRequest}?, CancellationToken)"/>, for a
+    /// request held as a record: the caches read its slots, and only a call to Mixer builds its
+    /// message form. The record is not kept: change it as soon as this returns.
+    /// </summary>
+    public ValueTask<CheckResult> CheckAsync(AttributeRecord record, IReadOnlyList<QuotaRequest>? quotas = null, CancellationToken cancellationToken = default) =>
+        CheckAsync(new AttributeSource(record), quotas, cancellationToken);
+
+    private ValueTask<CheckResult> CheckAsync(AttributeSource source, IReadOnlyList<QuotaRequest>? quotas, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(attributes);
         quotas ??= [];
         CheckVerdict? cached = null;
         var refresh = false;
         CachedResults? results = null;
-        var checkHit = _checkCache is not null && _checkCache.TryGet(attributes, out cached, out refresh, out results);
+        var checkHit = _checkCache is not null && _checkCache.TryGet(source, out cached, out refresh, out results);
+        Attributes? message = null;
         if (refresh)
         {
-            _ = RefreshAsync(attributes);
+            _ = RefreshAsync(message ??= source.ToAttributes());
         }
 
         if (checkHit && !cached!.IsOk)
         {
-            return results!.Denied;
+            return ValueTask.FromResult(results!.Denied);
         }
 
         // Quota first from the local allowances; only what they cannot decide goes to Mixer.
@@ -168,11 +185,11 @@ public sealed class MixerClient : IAsyncDisposable
         foreach (var q in quotas)
         {
             long prefetch = 0;
-            var decision = _quotaCache?.TryTake(attributes, q, out prefetch) ?? QuotaDecision.Unknown;
+            var decision = _quotaCache?.TryTake(source, q, out prefetch) ?? QuotaDecision.Unknown;
             switch (decision)
             {
                 case QuotaDecision.Exhausted:
-                    return new CheckResult(Exhausted(q.Name), null, checkHit, true, false);
+                    return ValueTask.FromResult(new CheckResult(Exhausted(q.Name), null, checkHit, true, false));
                 case QuotaDecision.Granted:
                     if (prefetch > 0)
                     {
@@ -188,17 +205,24 @@ public sealed class MixerClient : IAsyncDisposable
 
         if (topUps is not null)
         {
+            message ??= source.ToAttributes();
             foreach (var (q, amount) in topUps)
             {
-                _ = TopUpAsync(attributes, q.Name, amount);
+                _ = TopUpAsync(message, q.Name, amount);
             }
         }
 
         if (checkHit && ask is null)
         {
-            return results!.Hit(quotas.Count > 0);
+            return ValueTask.FromResult(results!.Hit(quotas.Count > 0));
         }
 
+        return CheckWithMixerAsync(message ?? source.ToAttributes(), ask, checkHit, cached, cancellationToken);
+    }
+
+    // What the caches could not decide: the precondition (unless it was a hit) and the quotas in ask.
+    private async ValueTask<CheckResult> CheckWithMixerAsync(Attributes attributes, List<QuotaRequest>? ask, bool checkHit, CheckVerdict? cached, CancellationToken cancellationToken)
+    {
         var request = Compressor.CreateCheckRequest(attributes, NextDeduplicationId());
         if (ask is not null)
         {

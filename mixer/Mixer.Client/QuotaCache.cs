@@ -72,7 +72,12 @@ public sealed class QuotaCache
     /// When granted and the allowance runs low, <paramref name="prefetch"/> is the amount to top it
     /// up with (0: no top-up needed or one is already under way); call <see cref="CompletePrefetch"/> with Mixer's answer.
     /// </summary>
-    public QuotaDecision TryTake(Attributes request, QuotaRequest quota, out long prefetch)
+    public QuotaDecision TryTake(Attributes request, QuotaRequest quota, out long prefetch) => TryTake(new AttributeSource(request), quota, out prefetch);
+
+    /// <summary>As <see cref="TryTake(Attributes, QuotaRequest, out long)"/>, for a request held as a record.</summary>
+    public QuotaDecision TryTake(AttributeRecord request, QuotaRequest quota, out long prefetch) => TryTake(new AttributeSource(request), quota, out prefetch);
+
+    internal QuotaDecision TryTake(AttributeSource request, QuotaRequest quota, out long prefetch)
     {
         prefetch = 0;
         if (!_byName.TryGetValue(quota.Name, out var cache) || !cache.TryGet(request, out var allowance))
@@ -118,7 +123,7 @@ public sealed class QuotaCache
         return ok;
     }
 
-    /// <summary>Takes the answer to a background top-up started by <see cref="TryTake"/> (null: the call failed).</summary>
+    /// <summary>Takes the answer to a background top-up started by <see cref="TryTake(Attributes, QuotaRequest, out long)"/> (null: the call failed).</summary>
     public void CompletePrefetch(Attributes request, string name, QuotaResult? result)
     {
         var now = _time.GetTimestamp();

@@ -53,7 +53,10 @@ internal sealed class ReferencedCache<TValue>
     public long Evictions { get; private set; }
 
     /// <summary>The entry whose referenced values all equal those of <paramref name="request"/>, most recently used first.</summary>
-    public bool TryGet(Attributes request, out TValue value)
+    public bool TryGet(Attributes request, out TValue value) => TryGet(new AttributeSource(request), out value);
+
+    /// <summary>As <see cref="TryGet(Attributes, out TValue)"/>, for a message or a record (both give the same keys).</summary>
+    public bool TryGet(AttributeSource request, out TValue value)
     {
         var shapes = Volatile.Read(ref _shapes);
         if (shapes.Length > 0)
@@ -153,7 +156,7 @@ internal sealed class ReferencedCache<TValue>
     }
 
     /// <summary>Forgets the entry <paramref name="request"/> finds, if it is still <paramref name="value"/>.</summary>
-    public void Remove(Attributes request, TValue value)
+    public void Remove(AttributeSource request, TValue value)
     {
         foreach (var shape in Volatile.Read(ref _shapes))
         {
@@ -226,10 +229,17 @@ internal sealed class ReferencedCache<TValue>
 
         public int Number { get; set; }
 
-        public bool TryEncode(Attributes request, ref byte[] buffer, out int length)
+        public bool TryEncode(Attributes request, ref byte[] buffer, out int length) => TryEncode(new AttributeSource(request), ref buffer, out length);
+
+        public bool TryEncode(AttributeSource source, ref byte[] buffer, out int length)
         {
+            if (source.Record is { } record)
+            {
+                return TryEncode(record, ref buffer, out length);
+            }
+
             length = 0;
-            var attributes = request.Attributes_;
+            var attributes = source.Message!.Attributes_;
             foreach (var (name, key) in _absent)
             {
                 if (attributes.TryGetValue(name, out var v)
@@ -261,6 +271,52 @@ internal sealed class ReferencedCache<TValue>
                 }
 
                 writer.Value(v);
+            }
+
+            buffer = writer.Buffer;
+            length = writer.Length;
+            return true;
+        }
+
+        // The same key bytes as for the message form of the record, read from its slots.
+        private bool TryEncode(AttributeRecord record, ref byte[] buffer, out int length)
+        {
+            length = 0;
+            var layout = record.Layout;
+            var slots = record.Slots;
+            foreach (var (name, key) in _absent)
+            {
+                var slot = layout.SlotOf(name);
+                if (slot >= 0 && slots[slot].Kind != AttributeValue.ValueOneofCase.None
+                    && (key is null || (slots[slot].Kind == AttributeValue.ValueOneofCase.StringMapValue && slots[slot].Map!.TryGetValue(key, out _))))
+                {
+                    return false;
+                }
+            }
+
+            var writer = new KeyWriter(buffer);
+            writer.Int(Number);
+            foreach (var (name, key) in _exact)
+            {
+                var slot = layout.SlotOf(name);
+                if (slot < 0 || slots[slot].Kind == AttributeValue.ValueOneofCase.None)
+                {
+                    return false;
+                }
+
+                if (key is not null)
+                {
+                    if (slots[slot].Kind != AttributeValue.ValueOneofCase.StringMapValue || !slots[slot].Map!.TryGetValue(key, out var entry))
+                    {
+                        return false;
+                    }
+
+                    writer.Byte(0xFE);
+                    writer.String(entry);
+                    continue;
+                }
+
+                writer.Value(slots[slot]);
             }
 
             buffer = writer.Buffer;
@@ -349,6 +405,44 @@ internal sealed class ReferencedCache<TValue>
             }
         }
 
+        public void Value(in AttributeRecord.Slot v)
+        {
+            Byte((byte)v.Kind);
+            switch (v.Kind)
+            {
+                case AttributeValue.ValueOneofCase.StringValue:
+                    String((string)v.Ref!);
+                    break;
+                case AttributeValue.ValueOneofCase.Int64Value:
+                case AttributeValue.ValueOneofCase.DoubleValue:
+                    Long(v.Number);
+                    break;
+                case AttributeValue.ValueOneofCase.BoolValue:
+                    Byte(v.Number != 0 ? (byte)1 : (byte)0);
+                    break;
+                case AttributeValue.ValueOneofCase.BytesValue:
+                    Bytes(((Google.Protobuf.ByteString)v.Ref!).Span);
+                    break;
+                case AttributeValue.ValueOneofCase.TimestampValue:
+                case AttributeValue.ValueOneofCase.DurationValue:
+                    Long(v.Number);
+                    Int(v.Nanos);
+                    break;
+                case AttributeValue.ValueOneofCase.StringMapValue:
+                    var entries = v.Map!.Sorted();
+                    Int(entries.Count);
+                    foreach (var (k, val) in entries)
+                    {
+                        String(k);
+                        String(val);
+                    }
+
+                    break;
+                default:
+                    break;
+            }
+        }
+
         private void Ensure(int more)
         {
             if (Length + more > Buffer.Length)
@@ -380,4 +474,22 @@ internal sealed class ReferencedCache<TValue>
 
         public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
+}
+
+/// <summary>
+/// An attribute set in either of the client's two forms: an <see cref="Attributes"/> message, or an
+/// <see cref="AttributeRecord"/> (the sidecar's). The caches read both alike.
+/// </summary>
+internal readonly struct AttributeSource
+{
+    public AttributeSource(Attributes message) => Message = message ?? throw new ArgumentNullException(nameof(message));
+
+    public AttributeSource(AttributeRecord record) => Record = record ?? throw new ArgumentNullException(nameof(record));
+
+    public Attributes? Message { get; }
+
+    public AttributeRecord? Record { get; }
+
+    /// <summary>The set as a message: the message itself, or a copy of the record.</summary>
+    public Attributes ToAttributes() => Message ?? Record!.ToAttributes();
 }

@@ -14,7 +14,7 @@ namespace Mixer.Client;
 /// </summary>
 /// <remarks>
 /// Delta encoding cannot say "this attribute is gone". As Istio's proxy does, a set that lacks an
-/// attribute the previous set had is refused (<see cref="TryAdd"/> returns false, the batch is left
+/// attribute the previous set had is refused (<see cref="TryAdd(Attributes)"/> returns false, the batch is left
 /// as it was): send what is built and start a new batch with that set. So a server applying each
 /// set on top of the ones before it sees exactly the sets that were added. Each set is written
 /// straight into the request's wire bytes as it is added (the same bytes Google.Protobuf writes for
@@ -34,16 +34,20 @@ public sealed class ReportBatchBuilder
 
     private readonly AttributeCompressor _compressor;
     private readonly List<KeyValuePair<string, AttributeValue>> _changed = [];
+    private readonly List<int> _changedSlots = [];
     private readonly WireWriter _element = new(1024);
     private readonly WireWriter _body = new();
-    private Attributes? _last;
+    private object? _last;
     private WordTable? _words;
     private WordTable? _spareWords;
     private int _count;
 
     internal ReportBatchBuilder(AttributeCompressor compressor) => _compressor = compressor;
 
-    /// <summary>Called with the set before the last one each time a set is added, and with the last one when the batch is built.</summary>
+    /// <summary>
+    /// Called with the message set before the last one each time a set is added, and with the last
+    /// one when the batch is built. A record is handed back through its own <see cref="AttributeRecord.Released"/>.
+    /// </summary>
     internal Action<Attributes>? Released { get; set; }
 
     /// <summary>How many sets the batch holds.</summary>
@@ -57,6 +61,11 @@ public sealed class ReportBatchBuilder
     public bool TryAdd(Attributes attributes)
     {
         ArgumentNullException.ThrowIfNull(attributes);
+        if (_last is AttributeRecord)
+        {
+            // A delta is taken against a set of the same form only.
+            return false;
+        }
 
         // One pass: check every value, find what changed, and count how many of the previous set's
         // names this set has (its names are distinct, so all of them iff the count matches). The
@@ -65,7 +74,7 @@ public sealed class ReportBatchBuilder
         // and a name found at the same place (the same string, usually) costs no hash lookup.
         _changed.Clear();
         var kept = 0;
-        var previous = _last?.Attributes_;
+        var previous = ((Attributes?)_last)?.Attributes_;
         using var walk = previous?.GetEnumerator();
         foreach (var attribute in attributes.Attributes_)
         {
@@ -107,36 +116,121 @@ public sealed class ReportBatchBuilder
             return false;
         }
 
-        // The word count is fixed when the batch starts: its indexes and its global_word_count must agree.
-        if (_words is null)
-        {
-            _words = _spareWords ?? new WordTable(0);
-            _words.Reset(_compressor.GlobalWordCount);
-        }
-        _element.Reset();
+        var words = StartElement();
         for (var field = FieldStrings; field <= FieldStringMaps; field++)
         {
             foreach (var (name, value) in _changed)
             {
                 if (FieldOf(value.ValueCase) == field)
                 {
-                    WriteEntry(field, _words.Index(name), value);
+                    WriteEntry(field, words.Index(name), value);
                 }
             }
         }
 
-        var released = _last;
-        _last = attributes;
         _changed.Clear();
-        if (released is not null && !ReferenceEquals(released, attributes))
+        FinishElement(attributes);
+        return true;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="record"/> as the next set, encoded as a delta on the record before (slot
+    /// by slot: no name is looked up). False, leaving the batch unchanged, when the record lacks an
+    /// attribute the record before had, or the set before is not a record of the same layout.
+    /// </summary>
+    public bool TryAdd(AttributeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        AttributeRecord? previous = null;
+        if (_last is not null)
         {
-            Released?.Invoke(released);
+            previous = _last as AttributeRecord;
+            if (previous is null || !ReferenceEquals(previous.Layout, record.Layout))
+            {
+                return false;
+            }
+        }
+
+        var slots = record.Slots;
+        var before = previous is null ? default : previous.Slots;
+        _changedSlots.Clear();
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if (slots[i].Kind == ValueCase.None)
+            {
+                if (previous is not null && before[i].Kind != ValueCase.None)
+                {
+                    _changedSlots.Clear();
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (previous is null || !slots[i].SameValue(before[i]))
+            {
+                _changedSlots.Add(i);
+            }
+        }
+
+        var words = StartElement();
+        var layout = record.Layout;
+        for (var field = FieldStrings; field <= FieldStringMaps; field++)
+        {
+            foreach (var i in _changedSlots)
+            {
+                if (FieldOf(slots[i].Kind) == field)
+                {
+                    WriteSlot(field, words.Index(layout.NameOf(i), layout.GlobalIndexOf(i)), slots[i]);
+                }
+            }
+        }
+
+        _changedSlots.Clear();
+        FinishElement(record);
+        return true;
+    }
+
+    /// <summary>Adds a message or a record (see the typed overloads).</summary>
+    internal bool TryAdd(object set) => set is AttributeRecord record ? TryAdd(record) : TryAdd((Attributes)set);
+
+    // The word count is fixed when the batch starts: its indexes and its global_word_count must agree.
+    private WordTable StartElement()
+    {
+        if (_words is null)
+        {
+            _words = _spareWords ?? new WordTable(0);
+            _words.Reset(_compressor.GlobalWordCount);
+        }
+
+        _element.Reset();
+        return _words;
+    }
+
+    private void FinishElement(object set)
+    {
+        var released = _last;
+        _last = set;
+        if (released is not null && !ReferenceEquals(released, set))
+        {
+            Release(released);
         }
 
         _body.Tag(RequestAttributes, Delimited);
         _body.Bytes(_element.Written);
         _count++;
-        return true;
+    }
+
+    private void Release(object set)
+    {
+        if (set is AttributeRecord record)
+        {
+            record.Released?.Invoke(record);
+        }
+        else
+        {
+            Released?.Invoke((Attributes)set);
+        }
     }
 
     /// <summary>The request holding every set added so far; the builder starts again empty.</summary>
@@ -171,7 +265,7 @@ public sealed class ReportBatchBuilder
         var result = new EncodedReport(buffer, length, _count);
         if (_last is { } last)
         {
-            Released?.Invoke(last);
+            Release(last);
         }
 
         _last = null;
@@ -197,69 +291,128 @@ public sealed class ReportBatchBuilder
     // One map entry (key 1: sint32 word index, value 2) of the CompressedAttributes map for the value's type.
     private void WriteEntry(int field, int key, AttributeValue value)
     {
-        var w = _element;
-        var keySize = 1 + WireWriter.SInt32Size(key);
         switch (value.ValueCase)
         {
             case ValueCase.StringValue:
-                var word = _words!.Index(value.StringValue);
-                w.Tag(field, Delimited);
-                w.Varint((uint)(keySize + 1 + WireWriter.SInt32Size(word)));
-                w.Tag(1, Varint);
-                w.SInt32(key);
-                w.Tag(2, Varint);
-                w.SInt32(word);
+                WriteSInt32(field, key, _words!.Index(value.StringValue));
                 break;
             case ValueCase.Int64Value:
-                w.Tag(field, Delimited);
-                w.Varint((uint)(keySize + 1 + WireWriter.Int64Size(value.Int64Value)));
-                w.Tag(1, Varint);
-                w.SInt32(key);
-                w.Tag(2, Varint);
-                w.Int64(value.Int64Value);
+                WriteInt64(field, key, value.Int64Value);
                 break;
             case ValueCase.DoubleValue:
-                w.Tag(field, Delimited);
-                w.Varint((uint)(keySize + 1 + 8));
-                w.Tag(1, Varint);
-                w.SInt32(key);
-                w.Tag(2, Fixed64);
-                w.Fixed64((ulong)BitConverter.DoubleToInt64Bits(value.DoubleValue));
+                WriteFixed64(field, key, (ulong)BitConverter.DoubleToInt64Bits(value.DoubleValue));
                 break;
             case ValueCase.BoolValue:
-                w.Tag(field, Delimited);
-                w.Varint((uint)(keySize + 2));
-                w.Tag(1, Varint);
-                w.SInt32(key);
-                w.Tag(2, Varint);
-                w.Varint(value.BoolValue ? 1u : 0u);
+                WriteBool(field, key, value.BoolValue);
                 break;
             case ValueCase.TimestampValue:
-                WriteTime(field, key, keySize, value.TimestampValue.Seconds, value.TimestampValue.Nanos);
+                WriteTime(field, key, value.TimestampValue.Seconds, value.TimestampValue.Nanos);
                 break;
             case ValueCase.DurationValue:
-                WriteTime(field, key, keySize, value.DurationValue.Seconds, value.DurationValue.Nanos);
+                WriteTime(field, key, value.DurationValue.Seconds, value.DurationValue.Nanos);
                 break;
             case ValueCase.BytesValue:
-                var bytes = value.BytesValue.Span;
-                w.Tag(field, Delimited);
-                w.Varint((uint)(keySize + 1 + WireWriter.LengthDelimitedSize(bytes.Length)));
-                w.Tag(1, Varint);
-                w.SInt32(key);
-                w.Tag(2, Delimited);
-                w.Bytes(bytes);
+                WriteBytes(field, key, value.BytesValue.Span);
                 break;
             case ValueCase.StringMapValue:
-                WriteStringMap(field, key, keySize, value.StringMapValue);
+                WriteStringMap(field, key, value.StringMapValue);
                 break;
             default:
                 break;
         }
     }
 
-    // google.protobuf.Timestamp and Duration share a shape: seconds (1, int64), nanos (2, int32), zeros left out.
-    private void WriteTime(int field, int key, int keySize, long seconds, int nanos)
+    // The same entry, from a record's slot.
+    private void WriteSlot(int field, int key, in AttributeRecord.Slot slot)
     {
+        switch (slot.Kind)
+        {
+            case ValueCase.StringValue:
+                WriteSInt32(field, key, _words!.Index((string)slot.Ref!));
+                break;
+            case ValueCase.Int64Value:
+                WriteInt64(field, key, slot.Number);
+                break;
+            case ValueCase.DoubleValue:
+                WriteFixed64(field, key, (ulong)slot.Number);
+                break;
+            case ValueCase.BoolValue:
+                WriteBool(field, key, slot.Number != 0);
+                break;
+            case ValueCase.TimestampValue:
+            case ValueCase.DurationValue:
+                WriteTime(field, key, slot.Number, slot.Nanos);
+                break;
+            case ValueCase.BytesValue:
+                WriteBytes(field, key, ((Google.Protobuf.ByteString)slot.Ref!).Span);
+                break;
+            case ValueCase.StringMapValue:
+                WriteStringMap(field, key, slot.Map!);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void WriteSInt32(int field, int key, int value)
+    {
+        var w = _element;
+        w.Tag(field, Delimited);
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 1 + WireWriter.SInt32Size(value)));
+        w.Tag(1, Varint);
+        w.SInt32(key);
+        w.Tag(2, Varint);
+        w.SInt32(value);
+    }
+
+    private void WriteInt64(int field, int key, long value)
+    {
+        var w = _element;
+        w.Tag(field, Delimited);
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 1 + WireWriter.Int64Size(value)));
+        w.Tag(1, Varint);
+        w.SInt32(key);
+        w.Tag(2, Varint);
+        w.Int64(value);
+    }
+
+    private void WriteFixed64(int field, int key, ulong bits)
+    {
+        var w = _element;
+        w.Tag(field, Delimited);
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 1 + 8));
+        w.Tag(1, Varint);
+        w.SInt32(key);
+        w.Tag(2, Fixed64);
+        w.Fixed64(bits);
+    }
+
+    private void WriteBool(int field, int key, bool value)
+    {
+        var w = _element;
+        w.Tag(field, Delimited);
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 2));
+        w.Tag(1, Varint);
+        w.SInt32(key);
+        w.Tag(2, Varint);
+        w.Varint(value ? 1u : 0u);
+    }
+
+    private void WriteBytes(int field, int key, ReadOnlySpan<byte> bytes)
+    {
+        var w = _element;
+        w.Tag(field, Delimited);
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 1 + WireWriter.LengthDelimitedSize(bytes.Length)));
+        w.Tag(1, Varint);
+        w.SInt32(key);
+        w.Tag(2, Delimited);
+        w.Bytes(bytes);
+    }
+
+    // google.protobuf.Timestamp and Duration share a shape: seconds (1, int64), nanos (2, int32), zeros left out.
+    private void WriteTime(int field, int key, long seconds, int nanos)
+    {
+        var keySize = 1 + WireWriter.SInt32Size(key);
         var inner = (seconds != 0 ? 1 + WireWriter.Int64Size(seconds) : 0) + (nanos != 0 ? 1 + WireWriter.Int64Size(nanos) : 0);
         var w = _element;
         w.Tag(field, Delimited);
@@ -282,23 +435,44 @@ public sealed class ReportBatchBuilder
     }
 
     // istio.mixer.v1.StringMap: entries (1), a map<sint32, sint32> of word indexes.
-    private void WriteStringMap(int field, int key, int keySize, Attributes.Types.StringMap map)
+    private void WriteStringMap(int field, int key, Attributes.Types.StringMap map)
     {
         var words = _words!;
         Span<(int K, int V)> small = stackalloc (int, int)[16];
         var pairs = map.Entries.Count <= small.Length ? small[..map.Entries.Count] : new (int, int)[map.Entries.Count];
         var i = 0;
-        var inner = 0;
         foreach (var (k, v) in map.Entries)
         {
-            var pair = (words.Index(k), words.Index(v));
-            pairs[i++] = pair;
-            inner += 1 + WireWriter.LengthDelimitedSize(2 + WireWriter.SInt32Size(pair.Item1) + WireWriter.SInt32Size(pair.Item2));
+            pairs[i++] = (words.Index(k), words.Index(v));
+        }
+
+        WriteWordPairs(field, key, pairs);
+    }
+
+    private void WriteStringMap(int field, int key, StringPairs map)
+    {
+        var words = _words!;
+        Span<(int K, int V)> small = stackalloc (int, int)[16];
+        var pairs = map.Count <= small.Length ? small[..map.Count] : new (int, int)[map.Count];
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            pairs[i] = (words.Index(map.KeyAt(i)), words.Index(map.ValueAt(i)));
+        }
+
+        WriteWordPairs(field, key, pairs);
+    }
+
+    private void WriteWordPairs(int field, int key, ReadOnlySpan<(int K, int V)> pairs)
+    {
+        var inner = 0;
+        foreach (var (k, v) in pairs)
+        {
+            inner += 1 + WireWriter.LengthDelimitedSize(2 + WireWriter.SInt32Size(k) + WireWriter.SInt32Size(v));
         }
 
         var w = _element;
         w.Tag(field, Delimited);
-        w.Varint((uint)(keySize + 1 + WireWriter.LengthDelimitedSize(inner)));
+        w.Varint((uint)(1 + WireWriter.SInt32Size(key) + 1 + WireWriter.LengthDelimitedSize(inner)));
         w.Tag(1, Varint);
         w.SInt32(key);
         w.Tag(2, Delimited);

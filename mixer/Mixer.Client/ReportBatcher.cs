@@ -34,7 +34,7 @@ public sealed class ReportBatcher : IAsyncDisposable
 {
     private static readonly TimeSpan NapInterval = TimeSpan.FromMilliseconds(10);
 
-    private readonly Channel<Attributes> _pending;
+    private readonly Channel<object> _pending;
     private readonly Func<EncodedReport, CancellationToken, Task> _send;
     private readonly AttributeCompressor _compressor;
     private readonly ReportBatchOptions _options;
@@ -68,7 +68,7 @@ public sealed class ReportBatcher : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxSetsPerBatch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPendingSets, 1);
         _time = time ?? TimeProvider.System;
-        _pending = Channel.CreateBounded<Attributes>(new BoundedChannelOptions(_options.MaxPendingSets)
+        _pending = Channel.CreateBounded<object>(new BoundedChannelOptions(_options.MaxPendingSets)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -98,6 +98,21 @@ public sealed class ReportBatcher : IAsyncDisposable
     public bool Enqueue(Attributes attributes)
     {
         ArgumentNullException.ThrowIfNull(attributes);
+        return EnqueueSet(attributes);
+    }
+
+    /// <summary>
+    /// Queues one record; false (and counted in <see cref="Dropped"/>) when the buffer is full. Its
+    /// <see cref="AttributeRecord.Released"/> is called once the batcher no longer needs it.
+    /// </summary>
+    public bool Enqueue(AttributeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return EnqueueSet(record);
+    }
+
+    private bool EnqueueSet(object attributes)
+    {
         Interlocked.Increment(ref _inFlight);
         if (_pending.Writer.TryWrite(attributes))
         {
@@ -185,7 +200,7 @@ public sealed class ReportBatcher : IAsyncDisposable
         }
     }
 
-    private void AddOrFlush(ReportBatchBuilder batch, Attributes set, out EncodedReport? flushed)
+    private void AddOrFlush(ReportBatchBuilder batch, object set, out EncodedReport? flushed)
     {
         flushed = null;
         try

@@ -25,9 +25,11 @@ internal sealed class WordTable(int globalWordCount)
     /// <summary>The message words assigned so far, in slot order.</summary>
     public IReadOnlyList<string> Words => _words;
 
-    public int Index(string word)
+    public int Index(string word) => Index(word, GlobalDictionary.IndexOf(word));
+
+    /// <summary>The index of <paramref name="word"/> whose global dictionary index (or -1) is known already.</summary>
+    public int Index(string word, int global)
     {
-        var global = GlobalDictionary.IndexOf(word);
         if (global >= 0 && global < GlobalWordCount)
         {
             return global;

@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Net;
-using Google.Protobuf.WellKnownTypes;
 using Istio.Mixer.V1;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Mixer.Client;
 using Yarp.ReverseProxy.Forwarder;
-using AttributeValue = Istio.Mixer.V1.Attributes.Types.AttributeValue;
 using HeaderOp = Istio.Mixer.V1.HeaderOperation.Types.Operation;
 
 namespace Mixer.Proxy;
@@ -17,10 +15,6 @@ namespace Mixer.Proxy;
 /// </summary>
 internal sealed partial class HttpSidecar
 {
-    private static readonly AttributeValue s_http = new() { StringValue = "http" };
-    private static readonly AttributeValue s_grpc = new() { StringValue = "grpc" };
-    private static readonly AttributeValue s_true = new() { BoolValue = true };
-    private static readonly AttributeValue s_false = new() { BoolValue = false };
     private static readonly string[] s_statusText = [.. Enumerable.Range(0, 600).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
     private static readonly ForwarderRequestConfig s_http11 = new() { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
     private static readonly ForwarderRequestConfig s_http2 = new() { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
@@ -126,23 +120,21 @@ internal sealed partial class HttpSidecar
         if (requestBody is not null)
         {
             context.Request.Body = requestBody.Inner;
-            Owned(attributes.Attributes_, "request.size").Int64Value = requestBody.BytesRead;
+            attributes.SetInt64(_shared.Slots.RequestSize, requestBody.BytesRead);
         }
 
         Report(context, attributes, check, started, counter);
     }
 
-    // A request's set comes from its listener's pool, usually still holding the values of the
-    // request before (see AttributeSets): names a request owns are overwritten in place (their
-    // AttributeValue objects belong to the set and to nothing else), shared values are assigned by
-    // reference (an in-place update of the map's node), and a name this request lacks is removed.
-    // The map then keeps its order, which the report batcher's delta walk relies on to skip lookups.
-    private Attributes RequestAttributes(HttpContext context, SidecarConnection connection, DateTimeOffset now)
+    // A request's record comes from its listener's pool, usually still holding the values of an
+    // earlier request: every per-request slot is overwritten or removed here and in Report; the
+    // listener's shared slots were written when the record was made and are never touched.
+    private AttributeRecord RequestAttributes(HttpContext context, SidecarConnection connection, DateTimeOffset now)
     {
         var request = context.Request;
-        var attributes = _shared.RentRequestSet();
-        var map = attributes.Attributes_;
-        connection.AddTo(map, context.Connection);
+        var record = _shared.RentRecord();
+        var s = _shared.Slots;
+        connection.AddTo(record, s, context.Connection);
 
         var host = request.Host.Value ?? "";
         var path = request.QueryString.HasValue ? request.Path.Value + request.QueryString.Value : request.Path.Value ?? "";
@@ -159,161 +151,97 @@ internal sealed partial class HttpSidecar
             generated = true;
         }
 
-        var entries = OwnedMap(map, "request.headers");
-        if (FillRequestHeaders(entries, request, host, path, requestId, generated) != entries.Count)
-        {
-            // Other header names than the request before: start the map again.
-            entries.Clear();
-            FillRequestHeaders(entries, request, host, path, requestId, generated);
-        }
-
-        if (generated)
-        {
-            request.Headers["x-request-id"] = requestId;
-        }
-
-        Owned(map, "request.id").StringValue = requestId;
-        Owned(map, "request.path").StringValue = path;
-        Owned(map, "request.host").StringValue = host;
-        Owned(map, "request.method").StringValue = request.Method;
-        Owned(map, "request.scheme").StringValue = request.Scheme;
-        Owned(map, "request.size").Int64Value = request.ContentLength ?? 0;
-        SetTime(Owned(map, "request.time"), now.UtcTicks);
-        SetOrRemove(map, "request.useragent", request.Headers.UserAgent);
-        SetOrRemove(map, "request.referer", request.Headers.Referer);
-
-        var grpc = request.ContentType is { } ct && ct.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
-        map["context.protocol"] = grpc ? s_grpc : s_http;
-        map["api.protocol"] = grpc ? s_grpc : s_http;
-        return attributes;
-    }
-
-    // Writes every header of the request into the map (in place where the name is there already) and
-    // says how many distinct names it wrote: fewer than the map holds means some are left over.
-    private static int FillRequestHeaders(Google.Protobuf.Collections.MapField<string, string> entries, HttpRequest request, string host, string path, string requestId, bool generated)
-    {
-        var written = 0;
+        var headers = record.SetStringMap(s.RequestHeaders);
         foreach (var (name, values) in request.Headers)
         {
             // Header names are case-insensitive; Istio's attribute keys are lower case.
-            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
-            written++;
+            headers.Add(Lower(name), values.Count == 1 ? values[0]! : values.ToString());
         }
 
-        entries[":authority"] = host;
-        entries[":path"] = path;
-        entries[":method"] = request.Method;
-        written += 3;
+        headers.Add(":authority", host);
+        headers.Add(":path", path);
+        headers.Add(":method", request.Method);
         if (generated)
         {
-            entries["x-request-id"] = requestId;
-            written++;
+            headers.Add("x-request-id", requestId);
+            request.Headers["x-request-id"] = requestId;
         }
 
-        return written;
+        record.SetString(s.RequestId, requestId);
+        record.SetString(s.RequestPath, path);
+        record.SetString(s.RequestHost, host);
+        record.SetString(s.RequestMethod, request.Method);
+        record.SetString(s.RequestScheme, request.Scheme);
+        record.SetInt64(s.RequestSize, request.ContentLength ?? 0);
+        record.SetTimestamp(s.RequestTime, now.UtcTicks);
+        SetOrRemove(record, s.RequestUserAgent, request.Headers.UserAgent);
+        SetOrRemove(record, s.RequestReferer, request.Headers.Referer);
+
+        var protocol = request.ContentType is { } ct && ct.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) ? "grpc" : "http";
+        record.SetString(s.ContextProtocol, protocol);
+        record.SetString(s.ApiProtocol, protocol);
+        return record;
     }
 
-    private static int FillResponseHeaders(Google.Protobuf.Collections.MapField<string, string> entries, HttpResponse response)
-    {
-        var written = 0;
-        foreach (var (name, values) in response.Headers)
-        {
-            entries[Lower(name)] = values.Count == 1 ? values[0]! : values.ToString();
-            written++;
-        }
-
-        var code = response.StatusCode;
-        entries[":status"] = (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return written + 1;
-    }
-
-    private static AttributeValue Owned(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
-    {
-        if (!map.TryGetValue(name, out var value))
-        {
-            value = new AttributeValue();
-            map[name] = value;
-        }
-
-        return value;
-    }
-
-    private static Google.Protobuf.Collections.MapField<string, string> OwnedMap(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name)
-    {
-        var value = Owned(map, name);
-        if (value.ValueCase != AttributeValue.ValueOneofCase.StringMapValue)
-        {
-            value.StringMapValue = new Attributes.Types.StringMap();
-        }
-
-        return value.StringMapValue.Entries;
-    }
-
-    private static void SetOrRemove(Google.Protobuf.Collections.MapField<string, AttributeValue> map, string name, StringValues values)
+    private static void SetOrRemove(AttributeRecord record, int slot, StringValues values)
     {
         if (values.Count == 0)
         {
-            map.Remove(name);
+            record.Remove(slot);
             return;
         }
 
-        Owned(map, name).StringValue = values.Count == 1 ? values[0]! : values.ToString();
+        record.SetString(slot, values.Count == 1 ? values[0]! : values.ToString());
     }
 
-    // Timestamp and Duration written in place: seconds and nanos from 100 ns ticks (Unix epoch for a time).
-    private static void SetTime(AttributeValue value, long utcTicks)
-    {
-        var ts = value.ValueCase == AttributeValue.ValueOneofCase.TimestampValue ? value.TimestampValue : (value.TimestampValue = new Timestamp());
-        var ticks = utcTicks - DateTime.UnixEpoch.Ticks;
-        ts.Seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var rest);
-        ts.Nanos = (int)rest * 100;
-    }
-
-    private static void SetDuration(AttributeValue value, TimeSpan elapsed)
-    {
-        var d = value.ValueCase == AttributeValue.ValueOneofCase.DurationValue ? value.DurationValue : (value.DurationValue = new Duration());
-        d.Seconds = Math.DivRem(elapsed.Ticks, TimeSpan.TicksPerSecond, out var rest);
-        d.Nanos = (int)rest * 100;
-    }
-
-    private void Report(HttpContext context, Attributes attributes, CheckResult? check, long started, CountingStream? counter)
+    private void Report(HttpContext context, AttributeRecord record, CheckResult? check, long started, CountingStream? counter)
     {
         if (!_report)
         {
+            // Nothing holds the record any more (Check does not keep it): straight back to the pool.
+            _shared.Keep(record);
             return;
         }
 
         var response = context.Response;
-        var map = attributes.Attributes_;
-        Owned(map, "response.code").Int64Value = response.StatusCode;
-        Owned(map, "response.size").Int64Value = counter?.Written ?? (HasNoBody(context) ? 0 : response.ContentLength ?? 0);
-        SetDuration(Owned(map, "response.duration"), Stopwatch.GetElapsedTime(started));
-        SetTime(Owned(map, "response.time"), DateTime.UtcNow.Ticks);
-        var headers = OwnedMap(map, "response.headers");
-        if (FillResponseHeaders(headers, response) != headers.Count)
+        var s = _shared.Slots;
+        record.SetInt64(s.ResponseCode, response.StatusCode);
+        record.SetInt64(s.ResponseSize, counter?.Written ?? (HasNoBody(context) ? 0 : response.ContentLength ?? 0));
+        record.SetDuration(s.ResponseDuration, Stopwatch.GetElapsedTime(started));
+        record.SetTimestamp(s.ResponseTime, DateTime.UtcNow.Ticks);
+        var headers = record.SetStringMap(s.ResponseHeaders);
+        foreach (var (name, values) in response.Headers)
         {
-            headers.Clear();
-            FillResponseHeaders(headers, response);
+            headers.Add(Lower(name), values.Count == 1 ? values[0]! : values.ToString());
         }
+
+        var code = response.StatusCode;
+        headers.Add(":status", (uint)code < (uint)s_statusText.Length ? s_statusText[code] : code.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         if (check is not null)
         {
-            // Shared values (never changed): the report batcher sees the same object and skips it in the delta.
-            map["check.cache_hit"] = check.CheckCacheHit ? s_true : s_false;
-            map["quota.cache_hit"] = check.QuotaCacheHit ? s_true : s_false;
+            record.SetBool(s.CheckCacheHit, check.CheckCacheHit);
+            record.SetBool(s.QuotaCacheHit, check.QuotaCacheHit);
             if (!check.IsOk)
             {
-                Owned(map, "check.error_code").Int64Value = check.Status.Code;
-                Owned(map, "check.error_message").StringValue = check.Status.Message;
+                record.SetInt64(s.CheckErrorCode, check.Status.Code);
+                record.SetString(s.CheckErrorMessage, check.Status.Message);
             }
             else
             {
-                map.Remove("check.error_code");
-                map.Remove("check.error_message");
+                record.Remove(s.CheckErrorCode);
+                record.Remove(s.CheckErrorMessage);
             }
         }
+        else
+        {
+            record.Remove(s.CheckCacheHit);
+            record.Remove(s.QuotaCacheHit);
+            record.Remove(s.CheckErrorCode);
+            record.Remove(s.CheckErrorMessage);
+        }
 
-        if (!_mixer!.Report(attributes))
+        if (!_mixer!.Report(record))
         {
             _metrics.ReportDropped.Add(1);
         }
@@ -438,18 +366,17 @@ internal sealed partial class HttpSidecar
 /// </summary>
 internal sealed class SidecarConnection(HttpSidecar sidecar)
 {
-    private AttributeValue? _sourceIp;
-    private AttributeValue? _sourcePort;
-    private AttributeValue? _connectionId;
+    private Google.Protobuf.ByteString? _sourceIp;
+    private string? _connectionId;
 
     public HttpSidecar Sidecar { get; } = sidecar;
 
-    public void AddTo(Google.Protobuf.Collections.MapField<string, AttributeValue> map, ConnectionInfo connection)
+    public void AddTo(AttributeRecord record, RequestSlots slots, ConnectionInfo connection)
     {
         // Requests of one HTTP/2 connection may run at once: each field is written once, with equal values.
-        map["source.ip"] = _sourceIp ??= ListenerAttributes.Ip(connection.RemoteIpAddress);
-        map["source.port"] = _sourcePort ??= new AttributeValue { Int64Value = connection.RemotePort };
-        map["connection.id"] = _connectionId ??= new AttributeValue { StringValue = connection.Id };
+        record.SetBytes(slots.SourceIp, _sourceIp ??= ListenerAttributes.IpBytes(connection.RemoteIpAddress));
+        record.SetInt64(slots.SourcePort, connection.RemotePort);
+        record.SetString(slots.ConnectionId, _connectionId ??= connection.Id);
     }
 }
 

@@ -1,25 +1,38 @@
 using System.Net;
 using Google.Protobuf;
 using Istio.Mixer.V1;
+using Mixer.Client;
 using AttributeValue = Istio.Mixer.V1.Attributes.Types.AttributeValue;
 
 namespace Mixer.Proxy;
 
 /// <summary>
 /// The attributes every request of one listener shares (the workload's identity on the source or
-/// destination side, the reporter, the upstream address), built once. The values are shared by
-/// every request's attribute set and never changed.
+/// destination side, the reporter, the upstream address), built once, and the listener's pool of
+/// request records: one <see cref="AttributeLayout"/> per listener, its shared values written into
+/// each record once, when the record is made. A record comes back to the pool through its
+/// <see cref="AttributeRecord.Released"/> once the report batcher is done with it, and the next
+/// request overwrites its request and response slots.
 /// </summary>
 internal sealed class ListenerAttributes
 {
     private const int MaxKept = 4096;
 
-    // Which listener a set handed back belongs to, found by its destination.port value object (one per listener).
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<object, ListenerAttributes> s_owners = new(ReferenceEqualityComparer.Instance);
+    // What an HTTP request sets per request, after the listener's shared names in the layout.
+    private static readonly string[] s_requestNames =
+    [
+        "source.ip", "source.port", "connection.id",
+        "request.headers", "request.id", "request.path", "request.host", "request.method", "request.scheme",
+        "request.size", "request.time", "request.useragent", "request.referer",
+        "context.protocol", "api.protocol",
+        "response.code", "response.size", "response.duration", "response.time", "response.headers",
+        "check.cache_hit", "quota.cache_hit", "check.error_code", "check.error_message",
+    ];
 
     private readonly KeyValuePair<string, AttributeValue>[] _static;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<Attributes> _free = new();
-    private readonly AttributeValue _marker;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<AttributeRecord> _free = new();
+    private readonly AttributeRecord _template;
+    private readonly Action<AttributeRecord> _keep;
     private int _freeCount;
 
     public ListenerAttributes(ProxyConfig config, ListenerConfig listener, IPEndPoint upstream)
@@ -68,13 +81,28 @@ internal sealed class ListenerAttributes
         }
 
         list.Add(new("destination.ip", new AttributeValue { BytesValue = ByteString.CopyFrom(upstream.Address.GetAddressBytes()) }));
-        _marker = new AttributeValue { Int64Value = upstream.Port };
-        list.Add(new("destination.port", _marker));
+        list.Add(new("destination.port", new AttributeValue { Int64Value = upstream.Port }));
         Str("context.reporter.kind", listener.Direction == Direction.Inbound ? "inbound" : "outbound");
         Str("context.reporter.uid", w.UidOrDefault);
         list.Add(new("connection.mtls", new AttributeValue { BoolValue = false }));
         _static = [.. list];
+
+        Layout = new AttributeLayout(_static.Select(a => a.Key).Concat(s_requestNames));
+        Slots = new RequestSlots(Layout);
+        _template = new AttributeRecord(Layout);
+        foreach (var (name, value) in _static)
+        {
+            Set(_template, Layout[name], value);
+        }
+
+        _keep = Keep;
     }
+
+    /// <summary>The layout of this listener's request records.</summary>
+    public AttributeLayout Layout { get; }
+
+    /// <summary>Where each per-request attribute sits in <see cref="Layout"/>.</summary>
+    public RequestSlots Slots { get; }
 
     public string ServiceHost { get; }
 
@@ -96,29 +124,29 @@ internal sealed class ListenerAttributes
     }
 
     /// <summary>
-    /// A set for one HTTP request of this listener: one handed back by the report batcher when there
-    /// is one (it still holds the listener's shared values, and the last request's own values for the
-    /// caller to overwrite in place), else a new one.
+    /// A record for one HTTP request of this listener: one handed back by the report batcher when
+    /// there is one (it still holds the listener's shared values, and the last request's own values
+    /// for the caller to overwrite), else a new one.
     /// </summary>
-    public Attributes RentRequestSet()
+    public AttributeRecord RentRecord()
     {
-        if (_free.TryDequeue(out var set))
+        if (_free.TryDequeue(out var record))
         {
             Interlocked.Decrement(ref _freeCount);
-            return set;
+            return record;
         }
 
-        var attributes = NewSet();
-        s_owners.TryAdd(_marker, this);
-        return attributes;
+        record = new AttributeRecord(Layout) { Released = _keep };
+        record.CopyFrom(_template);
+        return record;
     }
 
-    /// <summary>Takes back a request set of this listener that no one holds any more.</summary>
-    public void Keep(Attributes set)
+    /// <summary>Takes back a request record of this listener that no one holds any more.</summary>
+    public void Keep(AttributeRecord record)
     {
         if (Interlocked.Increment(ref _freeCount) <= MaxKept)
         {
-            _free.Enqueue(set);
+            _free.Enqueue(record);
         }
         else
         {
@@ -126,11 +154,9 @@ internal sealed class ListenerAttributes
         }
     }
 
-    /// <summary>The listener whose request set <paramref name="set"/> is, by its shared destination.port value, or null.</summary>
-    public static ListenerAttributes? OwnerOf(Attributes set) =>
-        set.Attributes_.TryGetValue("destination.port", out var marker) && s_owners.TryGetValue(marker, out var owner) ? owner : null;
+    public static AttributeValue Ip(IPAddress? address) => new() { BytesValue = IpBytes(address) };
 
-    public static AttributeValue Ip(IPAddress? address)
+    public static ByteString IpBytes(IPAddress? address)
     {
         address ??= IPAddress.Any;
         if (address.IsIPv4MappedToIPv6)
@@ -138,24 +164,64 @@ internal sealed class ListenerAttributes
             address = address.MapToIPv4();
         }
 
-        return new AttributeValue { BytesValue = ByteString.CopyFrom(address.GetAddressBytes()) };
+        return ByteString.CopyFrom(address.GetAddressBytes());
+    }
+
+    private static void Set(AttributeRecord record, int slot, AttributeValue value)
+    {
+        switch (value.ValueCase)
+        {
+            case AttributeValue.ValueOneofCase.StringValue:
+                record.SetString(slot, value.StringValue);
+                break;
+            case AttributeValue.ValueOneofCase.Int64Value:
+                record.SetInt64(slot, value.Int64Value);
+                break;
+            case AttributeValue.ValueOneofCase.BoolValue:
+                record.SetBool(slot, value.BoolValue);
+                break;
+            case AttributeValue.ValueOneofCase.BytesValue:
+                record.SetBytes(slot, value.BytesValue);
+                break;
+            case AttributeValue.ValueOneofCase.StringMapValue:
+                var pairs = record.SetStringMap(slot);
+                foreach (var (k, v) in value.StringMapValue.Entries)
+                {
+                    pairs.Add(k, v);
+                }
+
+                break;
+            default:
+                throw new InvalidOperationException($"a listener attribute of type {value.ValueCase} is not expected");
+        }
     }
 }
 
-/// <summary>
-/// Where the report batcher hands back the sets it is done with. An HTTP request's set goes back to
-/// its listener's pool as it is: the next request overwrites its values in place instead of
-/// building a map of forty-odd entries (and two header maps) from empty, which would allocate a
-/// Google.Protobuf map node per attribute and per header. A TCP connection's set is left to the
-/// collector (one per connection event, and with names no HTTP request has).
-/// </summary>
-internal static class AttributeSets
+/// <summary>The slots of the attributes an HTTP request sets, in its listener's layout.</summary>
+internal sealed class RequestSlots(AttributeLayout layout)
 {
-    public static void Return(Attributes set)
-    {
-        if (set.Attributes_.ContainsKey("request.headers") && ListenerAttributes.OwnerOf(set) is { } owner)
-        {
-            owner.Keep(set);
-        }
-    }
+    public readonly int SourceIp = layout["source.ip"];
+    public readonly int SourcePort = layout["source.port"];
+    public readonly int ConnectionId = layout["connection.id"];
+    public readonly int RequestHeaders = layout["request.headers"];
+    public readonly int RequestId = layout["request.id"];
+    public readonly int RequestPath = layout["request.path"];
+    public readonly int RequestHost = layout["request.host"];
+    public readonly int RequestMethod = layout["request.method"];
+    public readonly int RequestScheme = layout["request.scheme"];
+    public readonly int RequestSize = layout["request.size"];
+    public readonly int RequestTime = layout["request.time"];
+    public readonly int RequestUserAgent = layout["request.useragent"];
+    public readonly int RequestReferer = layout["request.referer"];
+    public readonly int ContextProtocol = layout["context.protocol"];
+    public readonly int ApiProtocol = layout["api.protocol"];
+    public readonly int ResponseCode = layout["response.code"];
+    public readonly int ResponseSize = layout["response.size"];
+    public readonly int ResponseDuration = layout["response.duration"];
+    public readonly int ResponseTime = layout["response.time"];
+    public readonly int ResponseHeaders = layout["response.headers"];
+    public readonly int CheckCacheHit = layout["check.cache_hit"];
+    public readonly int QuotaCacheHit = layout["quota.cache_hit"];
+    public readonly int CheckErrorCode = layout["check.error_code"];
+    public readonly int CheckErrorMessage = layout["check.error_message"];
 }

@@ -87,9 +87,6 @@ internal static class ProxyHost
                     MaxSetsPerBatch = config.ReportBatch.MaxEntries,
                     MaxDelay = TimeSpan.FromMilliseconds(config.ReportBatch.MaxDelayMs),
                     MaxPendingSets = config.ReportBatch.MaxPending,
-
-                    // Every set the sidecar reports comes from AttributeSets and is not touched after Report.
-                    Released = AttributeSets.Return,
                 },
             });
         }

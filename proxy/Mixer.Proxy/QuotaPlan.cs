@@ -42,7 +42,7 @@ internal sealed class QuotaPlan
     }
 
     /// <summary>The quotas <paramref name="attributes"/> charges (empty when none).</summary>
-    public IReadOnlyList<QuotaRequest> QuotasFor(Attributes attributes)
+    public IReadOnlyList<QuotaRequest> QuotasFor(AttributeRecord attributes)
     {
         if (_rules.Length == 0)
         {
@@ -85,7 +85,7 @@ internal sealed class QuotaPlan
 
         public QuotaRequest[] Quotas { get; }
 
-        public bool Applies(Attributes attributes)
+        public bool Applies(AttributeRecord attributes)
         {
             if (_matches.Length == 0)
             {
@@ -103,18 +103,19 @@ internal sealed class QuotaPlan
             return false;
         }
 
-        private static string? Value(Attributes attributes, string name, string? key)
+        private static string? Value(AttributeRecord attributes, string name, string? key)
         {
-            if (!attributes.Attributes_.TryGetValue(name, out var value))
+            var slot = attributes.Layout.SlotOf(name);
+            if (slot < 0)
             {
                 return null;
             }
 
-            return value.ValueCase switch
+            return attributes.KindOf(slot) switch
             {
-                AttributeValue.ValueOneofCase.StringValue when key is null => value.StringValue,
-                AttributeValue.ValueOneofCase.StringMapValue when key is not null => value.StringMapValue.Entries.TryGetValue(key, out var v) ? v : null,
-                AttributeValue.ValueOneofCase.Int64Value when key is null => value.Int64Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                AttributeValue.ValueOneofCase.StringValue when key is null => attributes.StringOf(slot),
+                AttributeValue.ValueOneofCase.StringMapValue when key is not null => attributes.MapOf(slot).TryGetValue(key, out var v) ? v : null,
+                AttributeValue.ValueOneofCase.Int64Value when key is null => attributes.Int64Of(slot).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 _ => null,
             };
         }

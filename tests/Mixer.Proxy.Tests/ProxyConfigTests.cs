@@ -51,8 +51,14 @@ public sealed class ProxyConfigTests
     {
         var config = ProxyConfig.FromYaml(Yaml);
         var plan = QuotaPlan.For(config, "ratings.default.svc.cluster.local", "ratings", "default");
-        Attributes Request(string method, string tier) => new Attributes().SetString("request.method", method)
-            .SetStringMap("request.headers", new Dictionary<string, string> { ["x-tier"] = tier });
+        var layout = new AttributeLayout(["request.method", "request.headers"]);
+        AttributeRecord Request(string method, string tier)
+        {
+            var record = new AttributeRecord(layout);
+            record.SetString(0, method);
+            record.SetStringMap(1).Add("x-tier", tier);
+            return record;
+        }
 
         plan.QuotasFor(Request("POST", "free")).ShouldBe([new QuotaRequest("requestcount", 5), new QuotaRequest("everything", 1)]);
         plan.QuotasFor(Request("POST", "gold")).ShouldBe([new QuotaRequest("everything", 1)]);
