@@ -258,7 +258,7 @@ internal sealed partial class HttpSidecar
         {
             if (char.IsAsciiLetterUpper(c))
             {
-                return name.ToLowerInvariant();
+                return LowerNames.Of(name);
             }
         }
 
@@ -377,6 +377,34 @@ internal sealed class SidecarConnection(HttpSidecar sidecar)
         record.SetBytes(slots.SourceIp, _sourceIp ??= ListenerAttributes.IpBytes(connection.RemoteIpAddress));
         record.SetInt64(slots.SourcePort, connection.RemotePort);
         record.SetString(slots.ConnectionId, _connectionId ??= connection.Id);
+    }
+}
+
+/// <summary>
+/// Lower-case forms of the mixed-case header names a server sees again and again (Kestrel's known
+/// names, "Host", "Content-Type"...), made once: no string per header per request, and the same
+/// instance every time, which the report batcher's comparisons take as equal at once. Bounded, so
+/// a client inventing names cannot grow it without end (past the bound names are lowered anew).
+/// </summary>
+internal static class LowerNames
+{
+    private const int MaxNames = 1024;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_lower = new(StringComparer.Ordinal);
+
+    public static string Of(string name)
+    {
+        if (s_lower.TryGetValue(name, out var lower))
+        {
+            return lower;
+        }
+
+        lower = name.ToLowerInvariant();
+        if (s_lower.Count < MaxNames)
+        {
+            s_lower.TryAdd(name, lower);
+        }
+
+        return lower;
     }
 }
 

@@ -32,16 +32,31 @@ internal sealed class ProxyMetrics
     public string Render(MixerClient? mixer)
     {
         var sb = new StringBuilder();
-        void Line(string name, string help, long value, string type = "counter")
+        void Header(string name, string help, string type)
         {
             sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
             sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        }
+
+        void Line(string name, string help, long value, string type = "counter")
+        {
+            Header(name, help, type);
             sb.Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
 
         Line("mixer_proxy_requests_total", "HTTP requests received.", Requests.Value);
         Line("mixer_proxy_connections_total", "TCP connections received.", Connections.Value);
         Line("mixer_proxy_denied_total", "Requests and connections refused by Check.", Denied.Value);
+        // The runtime's own cost, for telling the sidecar's work from its garbage collector's.
+        Header("mixer_proxy_gc_pause_seconds_total", "Time the process was paused for garbage collection.", "counter");
+        sb.Append("mixer_proxy_gc_pause_seconds_total ").Append(GC.GetTotalPauseDuration().TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture)).Append('\n');
+        Header("mixer_proxy_gc_collections_total", "Garbage collections, by generation.", "counter");
+        for (var g = 0; g <= GC.MaxGeneration; g++)
+        {
+            sb.Append("mixer_proxy_gc_collections_total{generation=\"").Append(g).Append("\"} ").Append(GC.CollectionCount(g).ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        Line("mixer_proxy_allocated_bytes_total", "Bytes allocated on the managed heap.", GC.GetTotalAllocatedBytes());
         if (mixer is not null)
         {
             Line("mixer_proxy_check_calls_total", "Check RPCs made to Mixer (retries and quota top-ups included).", mixer.CheckCalls);

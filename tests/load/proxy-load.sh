@@ -12,7 +12,8 @@
 # times interleaved (the order rotates every round) after a 3 s warm-up each, and prints requests/s,
 # p50 and p99 per target (median round), policy-on as a share of plain YARP, the p99 it adds, and
 # the CPU each process spent per request (utime+stime from /proc over the measured rounds, divided
-# by the requests served). On a shared machine run it as `nice -n -15 tests/load/proxy-load.sh`.
+# by the requests served), and each proxy's GC pause and allocation per request (from its admin
+# /metrics). On a shared machine run it as `nice -n -15 tests/load/proxy-load.sh`.
 # Bounded: fixed rounds and durations; everything it starts is stopped on exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -70,7 +71,9 @@ for t in "${targets[@]:1}"; do
   wait_line "$out/$t.log" "mixer-proxy listening"
   addr[$t]=$(sed -n 's#.*inbound-0 http \([^ ]*\) ->.*#\1#p' "$out/$t.log")
 done
-admin=$(sed -n 's#.*admin http://\([^ ;]*\).*#\1#p' "$out/policy.log")
+declare -A admin_of
+for t in "${targets[@]:1}"; do admin_of[$t]=$(sed -n 's#.*admin http://\([^ ;]*\).*#\1#p' "$out/$t.log"); done
+admin=${admin_of[policy]}
 label[direct]="direct to the backend"; label[plain]="plain YARP (no policy)"
 label[policy]="mixer-proxy, policy on (cached)"; label[compare]="COMPARE_PROXY, policy on (cached)"
 
@@ -83,11 +86,15 @@ done
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}' <<<"$1"; }
-run() { # target seconds -> "rps p50ms p99ms non2xx requests backend_ticks proxy_ticks mixs_ticks"
-  local t=$1 txt="$out/$1.txt" b0 p0 m0 b1 p1 m1
+# The proxy's own GC figures from its admin /metrics: "pause_seconds allocated_bytes" (0 0 for the backend).
+gc_of() { [ -n "${admin_of[$1]:-}" ] || { echo "0 0"; return; }; curl -s "http://${admin_of[$1]}/metrics" | awk '$1=="mixer_proxy_gc_pause_seconds_total" {p=$2} $1=="mixer_proxy_allocated_bytes_total" {a=$2} END {print p+0, a+0}'; }
+run() { # target seconds -> "rps p50ms p99ms non2xx requests backend_ticks proxy_ticks mixs_ticks gc_pause_us alloc_bytes"
+  local t=$1 txt="$out/$1.txt" b0 p0 m0 b1 p1 m1 g0 a0 g1 a1
+  read -r g0 a0 < <(gc_of "$t")
   b0=$(cpu_ticks "$backend_pid"); p0=$(cpu_ticks "${pid[$t]}"); m0=$(cpu_ticks "$mixs_pid")
   wrk -t1 -c"$connections" -d"$2"s --latency "http://${addr[$t]}/" >"$txt"
   b1=$(cpu_ticks "$backend_pid"); p1=$(cpu_ticks "${pid[$t]}"); m1=$(cpu_ticks "$mixs_pid")
+  read -r g1 a1 < <(gc_of "$t")
   local rps p50 p99 non2xx requests
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$txt")
   p50=$(to_ms "$(awk '$1=="50%" {print $2}' "$txt")")
@@ -96,7 +103,7 @@ run() { # target seconds -> "rps p50ms p99ms non2xx requests backend_ticks proxy
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$txt"); non2xx=${non2xx:-0}
   # For the direct target the "proxy" is the backend itself: its proxy column stays 0.
   [ "$t" = direct ] && p1=$p0
-  echo "$rps $p50 $p99 $non2xx $requests $((b1 - b0)) $((p1 - p0)) $((m1 - m0))"
+  echo "$rps $p50 $p99 $non2xx $requests $((b1 - b0)) $((p1 - p0)) $((m1 - m0)) $(awk -v a="$g0" -v b="$g1" 'BEGIN {printf "%.0f", (b-a)*1e6}') $(awk -v a="$a0" -v b="$a1" 'BEGIN {printf "%.0f", b-a}')"
 }
 
 for t in "${targets[@]}"; do run "$t" 3 >/dev/null; done
@@ -122,11 +129,15 @@ reports=$(handled Report)
 
 echo
 echo "mixer-proxy load: wrk 1 thread x $connections connections, $rounds rounds x ${seconds}s each (median round; CPU over all rounds), $(nproc) cores, nice $(nice), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-36s %11s %8s %8s %7s %12s %12s %12s\n' target "requests/s" "p50 ms" "p99 ms" non-2xx "proxy us/req" "backend us" "mixs us"
+per_request() { # file column scale -> column total / requests, over all rounds
+  awk -v c="$2" -v k="$3" '{t+=$c; n+=$5} END {printf "%.1f", n ? t*k/n : 0}' "$1"
+}
+printf '%-36s %11s %8s %8s %7s %12s %12s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms" non-2xx "proxy us/req" "backend us" "mixs us" "GC us/req" "B/req"
 for t in "${targets[@]}"; do
   read -r rps p50 p99 err _ < <(median "$out/$t.res")
-  printf '%-36s %11s %8s %8s %7s %12s %12s %12s\n' "${label[$t]}" "$rps" "$p50" "$p99" "$err" \
-    "$(cpu_per_request "$out/$t.res" 7)" "$(cpu_per_request "$out/$t.res" 6)" "$(cpu_per_request "$out/$t.res" 8)"
+  printf '%-36s %11s %8s %8s %7s %12s %12s %12s %10s %10s\n' "${label[$t]}" "$rps" "$p50" "$p99" "$err" \
+    "$(cpu_per_request "$out/$t.res" 7)" "$(cpu_per_request "$out/$t.res" 6)" "$(cpu_per_request "$out/$t.res" 8)" \
+    "$(per_request "$out/$t.res" 9 1)" "$(per_request "$out/$t.res" 10 1)"
   echo "$rps $p99" >"$out/$t.med"
 done
 ratio() { # target
@@ -134,5 +145,5 @@ ratio() { # target
   awk -v m="$m" -v p="$p" -v mp="$mp" -v pp="$pp" -v who="$1" 'BEGIN {printf "%s / plain YARP: %.1f%% of requests/s (target >= 85%%), p99 %+.3f ms (target <= +1 ms)\n", who, 100*m/p, mp-pp}'
 }
 for t in "${targets[@]:2}"; do ratio "$t"; done
-for t in "${targets[@]}"; do echo "rounds $t (requests/s p50 p99 non-2xx requests; CPU ticks backend proxy mixs): $(paste -sd ';' "$out/$t.res")"; done
+for t in "${targets[@]}"; do echo "rounds $t (requests/s p50 p99 non-2xx requests; CPU ticks backend proxy mixs; proxy GC pause us, allocated bytes): $(paste -sd ';' "$out/$t.res")"; done
 echo "mixs saw $checks Check and $reports Report calls; policy proxy: check cache hits $(metric mixer_proxy_check_cache_hits_total), Check calls $(metric mixer_proxy_check_calls_total), report sets sent $(metric mixer_proxy_report_sets_sent_total) in $(metric mixer_proxy_report_requests_total) requests, dropped $(metric mixer_proxy_report_sets_dropped_total)"
