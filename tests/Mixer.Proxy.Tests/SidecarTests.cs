@@ -431,6 +431,13 @@ public sealed class SidecarTests(SidecarFixture fixture) : IClassFixture<Sidecar
 
         (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_check_cache_hits_total")).ShouldBe(hits + 1);
         (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_report_sets_dropped_total")).ShouldBe(0);
+
+        // The runtime's own figures sit beside the sidecar's: allocation grows with the requests served.
+        (await ScrapedMetrics.ReadAsync(fixture.Proxy.AdminUrl!, "mixer_proxy_allocated_bytes_total")).ShouldBeGreaterThan(0);
+        var text = await fixture.Http.GetStringAsync(fixture.Proxy.AdminUrl + "/metrics");
+        text.ShouldMatch(@"(?m)^mixer_proxy_gc_collections_total\{generation=""0""\} \d+$");
+        text.ShouldMatch(@"(?m)^mixer_proxy_gc_collections_total\{generation=""2""\} \d+$");
+        text.ShouldMatch(@"(?m)^mixer_proxy_gc_pause_seconds_total \d+(\.\d+)?$");
     }
 
     private static long Number(string line, string field)
