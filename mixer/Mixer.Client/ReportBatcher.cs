@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Istio.Mixer.V1;
 
 namespace Mixer.Client;
@@ -12,36 +11,48 @@ public sealed class ReportBatchOptions
     /// <summary>…or when its first set has waited this long (Istio: 1 s).</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Sets waiting to be encoded beyond this are dropped and counted (Istio has no bound).</summary>
+    /// <summary>
+    /// Sets held beyond this (in the batch being filled and in batches waiting for Mixer) are
+    /// dropped and counted (Istio has no bound).
+    /// </summary>
     public int MaxPendingSets { get; set; } = 10000;
 
     /// <summary>
-    /// Called on the batcher's thread with each queued set once the batcher holds it no more (it is
-    /// encoded, and the set after it has been compared with it): the caller may clear and reuse it.
-    /// Sets that were dropped are not handed back. Null (the default): nothing is called.
+    /// Called with each queued message set once the batcher holds it no more (it is encoded, and the
+    /// set after it has been compared with it): the caller may clear and reuse it. It is called
+    /// under the batcher's lock, by the thread that queued the next set or flushed the batch: keep
+    /// it short. Sets that were dropped are not handed back. Null (the default): nothing is called.
+    /// A record is handed back through its own <see cref="AttributeRecord.Released"/> instead.
     /// </summary>
     public Action<Attributes>? Released { get; set; }
 }
 
 /// <summary>
 /// Collects attribute sets and sends them as delta-encoded Report batches (global dictionary plus
-/// one shared <c>default_words</c> list), by size or by age, from one background loop. The buffer
-/// between callers and that loop is bounded: a set that does not fit is dropped and counted in
-/// <see cref="Dropped"/>, never silently. Report failures are counted and logged by the sender, not
-/// retried forever (Istio's proxy only logs them).
+/// one shared <c>default_words</c> list), by size or by age. Each set is encoded as it is queued,
+/// by the caller's thread under one lock, while its values are still in the CPU's cache; a full or
+/// old batch goes to a sender that makes one Report call at a time. What the batcher holds is
+/// bounded: a set that does not fit is dropped and counted in <see cref="Dropped"/>, never
+/// silently. Report failures are counted and logged by the sender, not retried forever (Istio's
+/// proxy only logs them).
 /// </summary>
 public sealed class ReportBatcher : IAsyncDisposable
 {
-    private static readonly TimeSpan NapInterval = TimeSpan.FromMilliseconds(10);
-
-    private readonly Channel<object> _pending;
+    private readonly Lock _gate = new();
+    private readonly Lock _idleGate = new();
     private readonly Func<EncodedReport, CancellationToken, Task> _send;
-    private readonly AttributeCompressor _compressor;
+    private readonly ReportBatchBuilder _batch;
+    private readonly Queue<EncodedReport> _toSend = new();
     private readonly ReportBatchOptions _options;
     private readonly TimeProvider _time;
-    private readonly Task _loop;
+    private readonly ITimer _timer;
+    private readonly long _maxDelay;
     private readonly CancellationTokenSource _stop = new();
     private TaskCompletionSource _idle = NewIdle();
+    private long _batchStarted;
+    private int _heldInBatches;
+    private bool _sending;
+    private bool _stopped;
     private long _enqueued;
     private long _dropped;
     private long _sentSets;
@@ -63,17 +74,15 @@ public sealed class ReportBatcher : IAsyncDisposable
     internal ReportBatcher(AttributeCompressor compressor, Func<EncodedReport, CancellationToken, Task> send, ReportBatchOptions? options = null, TimeProvider? time = null)
     {
         _send = send ?? throw new ArgumentNullException(nameof(send));
-        _compressor = compressor ?? throw new ArgumentNullException(nameof(compressor));
+        ArgumentNullException.ThrowIfNull(compressor);
         _options = options ?? new ReportBatchOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxSetsPerBatch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPendingSets, 1);
         _time = time ?? TimeProvider.System;
-        _pending = Channel.CreateBounded<object>(new BoundedChannelOptions(_options.MaxPendingSets)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _loop = Task.Run(RunAsync);
+        _maxDelay = (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
+        _batch = compressor.CreateReportBatch();
+        _batch.Released = _options.Released;
+        _timer = _time.CreateTimer(static state => ((ReportBatcher)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Sets accepted for reporting.</summary>
@@ -94,7 +103,7 @@ public sealed class ReportBatcher : IAsyncDisposable
     /// <summary>Report requests made.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Queues one set; false (and counted in <see cref="Dropped"/>) when the buffer is full.</summary>
+    /// <summary>Queues one set; false (and counted in <see cref="Dropped"/>) when the buffer is full or a value is empty.</summary>
     public bool Enqueue(Attributes attributes)
     {
         ArgumentNullException.ThrowIfNull(attributes);
@@ -111,24 +120,10 @@ public sealed class ReportBatcher : IAsyncDisposable
         return EnqueueSet(record);
     }
 
-    private bool EnqueueSet(object attributes)
-    {
-        Interlocked.Increment(ref _inFlight);
-        if (_pending.Writer.TryWrite(attributes))
-        {
-            Interlocked.Increment(ref _enqueued);
-            return true;
-        }
-
-        Interlocked.Increment(ref _dropped);
-        Done(1);
-        return false;
-    }
-
     /// <summary>Completes when every set queued so far has been sent (or has failed).</summary>
     public Task WhenIdleAsync()
     {
-        lock (_pending)
+        lock (_idleGate)
         {
             return Volatile.Read(ref _inFlight) == 0 ? Task.CompletedTask : _idle.Task;
         }
@@ -137,10 +132,16 @@ public sealed class ReportBatcher : IAsyncDisposable
     /// <summary>Sends what is queued and stops.</summary>
     public async ValueTask DisposeAsync()
     {
-        _pending.Writer.TryComplete();
+        lock (_gate)
+        {
+            _stopped = true;
+            FlushLocked();
+        }
+
+        _timer.Dispose();
         try
         {
-            await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -150,79 +151,137 @@ public sealed class ReportBatcher : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task RunAsync()
+    private bool EnqueueSet(object set)
     {
-        var reader = _pending.Reader;
-        var batch = _compressor.CreateReportBatch();
-        batch.Released = _options.Released;
-        var maxDelay = (long)(_options.MaxDelay.TotalSeconds * _time.TimestampFrequency);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        Interlocked.Increment(ref _inFlight);
+        var armTimer = false;
+        var accepted = false;
+        lock (_gate)
         {
-            // The age limit runs from the first set of the batch, as in Istio.
-            var deadline = _time.GetTimestamp() + maxDelay;
-            while (true)
+            if (!_stopped && _heldInBatches + _batch.Count < _options.MaxPendingSets)
             {
-                while (batch.Count < _options.MaxSetsPerBatch && reader.TryRead(out var next))
+                var wasEmpty = _batch.Count == 0;
+                accepted = TryAddLocked(set);
+                if (accepted && wasEmpty)
                 {
-                    AddOrFlush(batch, next, out var flushed);
-                    await SendAllAsync(flushed).ConfigureAwait(false);
+                    // The age limit runs from the first set of the batch, as in Istio.
+                    _batchStarted = _time.GetTimestamp();
+                    armTimer = true;
                 }
 
-                if (batch.Count == 0 || batch.Count >= _options.MaxSetsPerBatch || reader.Completion.IsCompleted)
+                if (_batch.Count >= _options.MaxSetsPerBatch)
                 {
-                    break;
+                    FlushLocked();
                 }
-
-                var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-                if (left <= TimeSpan.Zero)
-                {
-                    break;
-                }
-
-                // Nap instead of waiting on the channel: a reader waiting there is woken (a thread-pool
-                // dispatch, often a thread woken up) by every set written, i.e. once per request. A
-                // short nap wakes this loop a hundred times a second at most, and the buffer fills by
-                // only a nap's worth of sets meanwhile.
-                try
-                {
-                    await Task.Delay(left < NapInterval ? left : NapInterval, _time, _stop.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            if (batch.Count > 0)
-            {
-                await SendAsync(batch.BuildEncoded()).ConfigureAwait(false);
             }
         }
+
+        if (!accepted)
+        {
+            Interlocked.Increment(ref _dropped);
+            Done(1);
+            return false;
+        }
+
+        Interlocked.Increment(ref _enqueued);
+        if (armTimer)
+        {
+            _timer.Change(_options.MaxDelay, Timeout.InfiniteTimeSpan);
+        }
+
+        return true;
     }
 
-    private void AddOrFlush(ReportBatchBuilder batch, object set, out EncodedReport? flushed)
+    // Adds the set; when it cannot be a delta on the set before (it lacks an attribute that one had,
+    // or is of the other form), the batch is sent as it is and a new one starts with it.
+    private bool TryAddLocked(object set)
     {
-        flushed = null;
         try
         {
-            if (!batch.TryAdd(set))
+            if (!_batch.TryAdd(set))
             {
-                // Delta encoding cannot remove an attribute: send what is there, start again with this set.
-                flushed = batch.BuildEncoded();
-                batch.TryAdd(set);
+                FlushLocked();
+                _batch.TryAdd(set);
             }
+
+            return true;
         }
         catch (ArgumentException)
         {
             // A set with an empty value cannot go on the wire; the batch is unchanged. Counted, not lost silently.
             Interlocked.Increment(ref _invalid);
-            Interlocked.Increment(ref _dropped);
-            Done(1);
+            return false;
         }
     }
 
-    private Task SendAllAsync(EncodedReport? flushed) =>
-        flushed is not null ? SendAsync(flushed) : Task.CompletedTask;
+    private void OnTimer()
+    {
+        TimeSpan? rearm = null;
+        lock (_gate)
+        {
+            if (_batch.Count == 0)
+            {
+                return;
+            }
+
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), _batchStarted + _maxDelay);
+            if (left > TimeSpan.Zero)
+            {
+                // Fired for a batch sent by size since: this one has time left.
+                rearm = left;
+            }
+            else
+            {
+                FlushLocked();
+            }
+        }
+
+        if (rearm is { } wait)
+        {
+            _timer.Change(wait, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    // Hands the batch being filled to the sender (started when it is not running).
+    private void FlushLocked()
+    {
+        if (_batch.Count == 0)
+        {
+            return;
+        }
+
+        var report = _batch.BuildEncoded();
+        _toSend.Enqueue(report);
+        _heldInBatches += report.Sets;
+        if (!_sending)
+        {
+            _sending = true;
+            ThreadPool.UnsafeQueueUserWorkItem(static batcher => _ = batcher.SendAllAsync(), this, preferLocal: false);
+        }
+    }
+
+    // One Report call at a time, in order, until nothing is waiting.
+    private async Task SendAllAsync()
+    {
+        while (true)
+        {
+            EncodedReport report;
+            lock (_gate)
+            {
+                if (!_toSend.TryDequeue(out report!))
+                {
+                    _sending = false;
+                    return;
+                }
+            }
+
+            await SendAsync(report).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _heldInBatches -= report.Sets;
+            }
+        }
+    }
 
     private async Task SendAsync(EncodedReport request)
     {
@@ -251,7 +310,7 @@ public sealed class ReportBatcher : IAsyncDisposable
     {
         if (Interlocked.Add(ref _inFlight, -count) == 0)
         {
-            lock (_pending)
+            lock (_idleGate)
             {
                 var idle = _idle;
                 _idle = NewIdle();
