@@ -13,4 +13,4 @@ if (args is ["--script"])
     return;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(Mixer.Benchmarks.ReportBenchmarks).Assembly).Run(args);

@@ -95,6 +95,13 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public string ReadString() => Encoding.UTF8.GetString(ReadBytes());
 
+    /// <summary>A length-delimited field as where its bytes are in the message, without reading them.</summary>
+    public (int Start, int Length) ReadRange()
+    {
+        var span = ReadBytes();
+        return (_pos - span.Length, span.Length);
+    }
+
     /// <summary>Skips a field of <paramref name="wireType"/>.</summary>
     public void Skip(int wireType)
     {
