@@ -7,6 +7,13 @@ if (args is ["--quick"])
     return;
 }
 
+if (args is ["--report-loop", var config, var seconds])
+{
+    // For a profiler (perf record): mixs's Report path over one config, in a loop, nothing else.
+    Mixer.Benchmarks.ReportBenchmarks.Loop(config, TimeSpan.FromSeconds(int.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture)));
+    return;
+}
+
 if (args is ["--script"])
 {
     Mixer.Benchmarks.ScriptFigures.Run();

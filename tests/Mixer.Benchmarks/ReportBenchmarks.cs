@@ -66,6 +66,26 @@ public class ReportBenchmarks
         MixsReport();
     }
 
+    /// <summary>Runs <see cref="MixsReport"/> for <paramref name="duration"/> and prints ns and bytes allocated per set.</summary>
+    public static void Loop(string config, TimeSpan duration)
+    {
+        var b = new ReportBenchmarks { Config = config };
+        b.Setup();
+        var reports = 0L;
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.Elapsed < duration)
+        {
+            b.MixsReport();
+            reports++;
+        }
+
+        var perSet = sw.Elapsed.TotalNanoseconds / (reports * Sets);
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Console.WriteLine($"{config}: {reports} reports of {Sets} sets, {perSet:F0} ns per set, {allocated / (reports * Sets)} B allocated per set");
+        b.Cleanup();
+    }
+
     [GlobalCleanup]
     public void Cleanup() => _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
 

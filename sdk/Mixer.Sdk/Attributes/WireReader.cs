@@ -41,6 +41,19 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public ulong ReadVarint()
     {
+        // Tags, word indexes, lengths and map keys are nearly all one byte.
+        var pos = _pos;
+        if ((uint)pos < (uint)_data.Length && _data[pos] < 0x80)
+        {
+            _pos = pos + 1;
+            return _data[pos];
+        }
+
+        return ReadLongVarint();
+    }
+
+    private ulong ReadLongVarint()
+    {
         ulong result = 0;
         for (var shift = 0; shift < 64; shift += 7)
         {
