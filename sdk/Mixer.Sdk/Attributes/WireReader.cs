@@ -41,12 +41,22 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public ulong ReadVarint()
     {
-        // Tags, word indexes, lengths and map keys are nearly all one byte.
+        // Tags, word indexes, lengths and map keys are nearly all one or two bytes.
         var pos = _pos;
-        if ((uint)pos < (uint)_data.Length && _data[pos] < 0x80)
+        if ((uint)pos < (uint)_data.Length)
         {
-            _pos = pos + 1;
-            return _data[pos];
+            uint b0 = _data[pos];
+            if (b0 < 0x80)
+            {
+                _pos = pos + 1;
+                return b0;
+            }
+
+            if ((uint)(pos + 1) < (uint)_data.Length && _data[pos + 1] < 0x80)
+            {
+                _pos = pos + 2;
+                return (b0 & 0x7F) | ((ulong)_data[pos + 1] << 7);
+            }
         }
 
         return ReadLongVarint();
