@@ -134,6 +134,71 @@ public sealed partial class ProtoBag
     /// <summary>Every key and value of an istio.mixer.v1.StringMap names a word (as <see cref="ReadStringMap"/> requires).</summary>
     private static bool IsValidStringMap(ReadOnlySpan<byte> message, int wordCount)
     {
+        // Entries as clients write them (0x0a, a one-byte length, then key 0x08 and value 0x10 of
+        // one or two bytes each, nothing else) are read here; from the first that is not, the
+        // general reader takes the rest, so anything protobuf allows is still judged the same.
+        var i = 0;
+        while (i < message.Length)
+        {
+            if (message[i] == 0x0a && i + 1 < message.Length && message[i + 1] < 0x80
+                && i + 2 + message[i + 1] <= message.Length
+                && TryKeyValue(message.Slice(i + 2, message[i + 1]), out var k, out var v))
+            {
+                if (!IsWord(k, wordCount) || !IsWord(v, wordCount))
+                {
+                    return false;
+                }
+
+                i += 2 + message[i + 1];
+                continue;
+            }
+
+            return IsValidStringMapEntries(message[i..], wordCount);
+        }
+
+        return true;
+    }
+
+    /// <summary>Exactly <c>0x08 key 0x10 value</c>, each a zigzag varint of one or two bytes; false for any other shape.</summary>
+    private static bool TryKeyValue(ReadOnlySpan<byte> entry, out int key, out int value)
+    {
+        key = 0;
+        value = 0;
+        var at = 0;
+        return entry.Length >= 4 && entry[0] == 0x08 && TryShortSInt(entry, ref at, out key)
+            && at < entry.Length && entry[at] == 0x10 && TryShortSInt(entry, ref at, out value) && at == entry.Length;
+
+        // at: the field's tag; afterwards, just past its value.
+        static bool TryShortSInt(ReadOnlySpan<byte> e, ref int at, out int v)
+        {
+            v = 0;
+            var p = at + 1;
+            if (p >= e.Length)
+            {
+                return false;
+            }
+
+            uint u = e[p];
+            if (u >= 0x80)
+            {
+                if (p + 1 >= e.Length || e[p + 1] >= 0x80)
+                {
+                    return false;
+                }
+
+                u = (u & 0x7F) | ((uint)e[p + 1] << 7);
+                p++;
+            }
+
+            v = (int)(u >> 1) ^ -(int)(u & 1);
+            at = p + 1;
+            return true;
+        }
+    }
+
+    /// <summary>The general form of <see cref="IsValidStringMap"/>: any field order, sizes and unknown fields.</summary>
+    private static bool IsValidStringMapEntries(ReadOnlySpan<byte> message, int wordCount)
+    {
         var r = new WireReader(message);
         while (r.TryReadTag(out var f, out var wt))
         {
