@@ -66,7 +66,7 @@ public class ReportBenchmarks
         MixsReport();
     }
 
-    /// <summary>Runs <see cref="MixsReport"/> for <paramref name="duration"/> and prints ns and bytes allocated per set.</summary>
+    /// <summary>Runs <see cref="MixsReport"/> for <paramref name="duration"/> and prints ns per set and bytes allocated per Report.</summary>
     public static void Loop(string config, TimeSpan duration)
     {
         var b = new ReportBenchmarks { Config = config };
@@ -82,7 +82,7 @@ public class ReportBenchmarks
 
         var perSet = sw.Elapsed.TotalNanoseconds / (reports * Sets);
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-        Console.WriteLine($"{config}: {reports} reports of {Sets} sets, {perSet:F0} ns per set, {allocated / (reports * Sets)} B allocated per set");
+        Console.WriteLine($"{config}: {reports} reports of {Sets} sets, {perSet:F0} ns per set, {allocated / reports} B allocated per Report");
         b.Cleanup();
     }
 
