@@ -61,6 +61,9 @@ public sealed partial class MixerRuntime : IDispatcher, IAsyncDisposable
     /// <summary>The generation being served (1 after the first load).</summary>
     public long Generation => _dispatcher.Generation;
 
+    /// <summary>Whether the config being served has a rule that acts on Report.</summary>
+    public bool HasReportRules => _dispatcher.HasReportRules;
+
     /// <summary>The errors of the config being served (what the last change could not apply).</summary>
     public IReadOnlyList<ConfigError> Errors => _dispatcher.Current.Errors;
 

@@ -263,6 +263,51 @@ public sealed class DispatcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Report_WithoutReportRules_OnlyChecks_AndABatchMadeThenIsDecodedOnceARuleReadsIt()
+    {
+        var runtime = await StartAsync(Handler("sink", "ok") + Rule("gate", "sink", "nothing"));
+        runtime.HasReportRules.ShouldBeFalse();
+        var request = new ReportRequest
+        {
+            Attributes =
+            {
+                new TestAttributes().String("destination.namespace", "shop").Int64("response.code", 200).Build(),
+                new TestAttributes().Int64("response.code", 503).Build(),
+                new TestAttributes().Int64("response.code", 404).Build(),
+            },
+        };
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(request);
+
+        ReportBatch.TryCreate(bytes.AsMemory(), decode: false, out var batch, out var error).ShouldBeTrue(error);
+        (await runtime.ReportAsync(batch, CancellationToken.None)).Errors.ShouldBeEmpty();
+        batch.Release();
+        _probe.Calls.ShouldBeEmpty();
+
+        // Made while no rule acts on Report, dispatched after a change adds one (in the
+        // destination's namespace only): the sets are decoded then, every one of them.
+        ReportBatch.TryCreate(bytes.AsMemory(), decode: false, out batch, out error).ShouldBeTrue(error);
+        var applied = new TaskCompletionSource<long>();
+        runtime.Applied += g => applied.TrySetResult(g);
+        _dir.Write("config.yaml", Instances + Handler("sink", "ok") + Rule("gate", "sink", "nothing") + """
+            apiVersion: config.istio.io/v1alpha2
+            kind: rule
+            metadata: {name: shop-metrics, namespace: shop}
+            spec:
+              match: response.code == 503 || response.code == 404
+              actions:
+              - handler: sink.handler.istio-system
+                instances: [requests.metric.istio-system]
+            """);
+        (await applied.Task.WaitAsync(TimeSpan.FromSeconds(10))).ShouldBe(2);
+        runtime.HasReportRules.ShouldBeTrue();
+
+        (await runtime.ReportAsync(batch, CancellationToken.None)).Errors.ShouldBeEmpty();
+        batch.Release();
+
+        _probe.Calls.ShouldBe([("sink.handler.istio-system", "metric", 2)]);
+    }
+
+    [Fact]
     public async Task Check_ReportOnlyRule_IsNotMatched_SoItsAttributesAreNotReferenced()
     {
         var runtime = await StartAsync(Handler("sink", "ok") + Handler("gate", "ok")

@@ -110,8 +110,13 @@ public sealed class MetricBatchDispatchTests : IAsyncDisposable
         _dir.Dispose();
     }
 
-    [Fact]
-    public async Task Report_BatchHandler_GetsRowsInItsLayoutOrder_AndUnbuildableInstancesAreErrorsNamingTheField()
+    // decoded: false is the batch mixs makes while its config has no report rule (sets only
+    // checked); when a config with report rules is in force by dispatch time it decodes then, and
+    // the handler must see exactly what a decoded batch gives.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Report_BatchHandler_GetsRowsInItsLayoutOrder_AndUnbuildableInstancesAreErrorsNamingTheField(bool decoded)
     {
         _dir.Write("config.yaml", Config);
         _runtime = await MixerRuntime.StartAsync(
@@ -131,7 +136,12 @@ public sealed class MetricBatchDispatchTests : IAsyncDisposable
                 new TestAttributes().Int64("request.size", 5).Build(),
             },
         };
-        ReportBatch.TryCreate(request, out var batch, out var error).ShouldBeTrue(error);
+        _runtime.HasReportRules.ShouldBeTrue();
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(request);
+        var valid = decoded
+            ? ReportBatch.TryCreate(bytes, out var batch, out var error)
+            : ReportBatch.TryCreate(bytes.AsMemory(), decode: false, out batch, out error);
+        valid.ShouldBeTrue(error);
 
         var outcome = await _runtime.ReportAsync(batch, CancellationToken.None);
 

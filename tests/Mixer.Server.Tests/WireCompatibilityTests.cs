@@ -227,6 +227,25 @@ public sealed class WireCompatibilityTests(MixsFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Report_NoReportRules_ALaterSetWithAnAttributeTwiceOrABadTimestamp_IsInvalidArgumentNamingIt()
+    {
+        // This mixs serves no config: no rule acts on Report, so its sets are only checked, with
+        // every rule and the same messages as when they are decoded.
+        using var client = new HandEncodedClient(fixture.Mixs.GrpcAddress);
+        var good = new Pb().MapEntry(Strings, RequestPath, v => v.SInt32(2, -1)).MapEntry(Int64s, ResponseCode, v => v.Int64(2, 200));
+        var twice = new Pb().MapEntry(Int64s, ResponseCode, v => v.Int64(2, 503)).MapEntry(Strings, ResponseCode, v => v.SInt32(2, -1));
+        var badTime = new Pb().MapEntry(Timestamps, RequestTime, v => v.Message(2, new Pb().Int64(1, 1).Varint(2, 1_000_000_000)));
+
+        var first = await client.CallAsync("Report", new Pb().Message(1, good).Message(1, good).Message(1, twice).String(2, "/a").Varint(3, 203).ToArray());
+        var second = await client.CallAsync("Report", new Pb().Message(1, good).Message(1, badTime).String(2, "/a").Varint(3, 203).ToArray());
+
+        first.Status.ShouldBe(3);
+        first.Message.ShouldBe("Request could not be processed due to invalid attributes: attributes[2]: attribute 'response.code' is given more than once");
+        second.Status.ShouldBe(3);
+        second.Message.ShouldBe("Request could not be processed due to invalid attributes: attributes[1]: timestamp 'request.time' has nanos outside 0..999999999");
+    }
+
+    [Fact]
     public async Task Report_Empty_IsOk()
     {
         using var client = new HandEncodedClient(fixture.Mixs.GrpcAddress);

@@ -35,6 +35,9 @@ internal sealed partial class Dispatcher : IDispatcher
     /// <inheritdoc/>
     public long Generation => Volatile.Read(ref _snapshot).Generation;
 
+    /// <inheritdoc/>
+    public bool HasReportRules => Volatile.Read(ref _snapshot).HasReportRules;
+
     /// <summary>The snapshot being served.</summary>
     public ConfigSnapshot Current => Volatile.Read(ref _snapshot);
 
@@ -318,6 +321,13 @@ internal sealed partial class Dispatcher : IDispatcher
     public async ValueTask<ReportOutcome> ReportAsync(ReportBatch batch, CancellationToken cancellationToken)
     {
         var snapshot = Acquire();
+        if (!snapshot.HasReportRules)
+        {
+            // No rule would match, build or read anything: the sets need not even be decoded.
+            snapshot.Release();
+            return ReportOutcome.Ok;
+        }
+
         var scratch = t_spareReport ?? new ReportScratch();
         t_spareReport = null;
         try

@@ -17,6 +17,13 @@ public interface IDispatcher
     /// <summary>Allocates one quota for <paramref name="bag"/>.</summary>
     ValueTask<QuotaOutcome> QuotaAsync(IAttributeBag bag, QuotaArgs args, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether the config being served has a rule that acts on Report. When it has none, a server
+    /// need only check a report's sets, not decode them; it may change at any time (a new config),
+    /// so <see cref="ReportAsync"/> serves whatever batch it is given.
+    /// </summary>
+    bool HasReportRules { get; }
+
     /// <summary>Runs the matching REPORT actions for every attribute set of a report.</summary>
     ValueTask<ReportOutcome> ReportAsync(ReportBatch batch, CancellationToken cancellationToken);
 }

@@ -140,21 +140,25 @@ internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache ca
 
     public Task<ReportResponse> Report(ReportCall call, ServerCallContext context)
     {
-        // Decoded whole and checked before anything is dispatched; the bytes are not needed after.
+        // Every set is checked before anything is dispatched. When no rule acts on Report the sets
+        // are only checked, not decoded; the batch then reads the request's bytes if a new config
+        // with report rules is in force by the time it is dispatched, so they live as long as it.
         ReportBatch batch;
         string? error;
         bool valid;
         try
         {
-            valid = ReportBatch.TryCreate(call.Payload, out batch, out error);
+            valid = ReportBatch.TryCreate(call.Payload, decode: dispatcher.HasReportRules, out batch, out error);
         }
-        finally
+        catch
         {
             call.Dispose();
+            throw;
         }
 
         if (!valid)
         {
+            call.Dispose();
             LogBadRequest(logger, "Report", error!);
             throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, error!));
         }
@@ -162,13 +166,14 @@ internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache ca
         if (batch.Count == 0)
         {
             batch.Release();
+            call.Dispose();
             return Task.FromResult(s_reported);
         }
 
-        return ReportAsync(batch, context);
+        return ReportAsync(call, batch, context);
     }
 
-    private async Task<ReportResponse> ReportAsync(ReportBatch batch, ServerCallContext context)
+    private async Task<ReportResponse> ReportAsync(ReportCall call, ReportBatch batch, ServerCallContext context)
     {
         ReportOutcome outcome;
         try
@@ -178,6 +183,7 @@ internal sealed partial class MixerService(IDispatcher dispatcher, CheckCache ca
         finally
         {
             batch.Release();
+            call.Dispose();
         }
 
         if (outcome.Errors.Count > 0)

@@ -19,8 +19,8 @@ internal sealed class ReportCall : IDisposable
         _length = length;
     }
 
-    /// <summary>The request's bytes (empty once disposed).</summary>
-    public ReadOnlySpan<byte> Payload => _buffer is null ? [] : _buffer.AsSpan(0, _length);
+    /// <summary>The request's bytes (empty once disposed): valid until <see cref="Dispose"/>.</summary>
+    public ReadOnlyMemory<byte> Payload => _buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, _length);
 
     public static ReportCall Read(DeserializationContext context)
     {

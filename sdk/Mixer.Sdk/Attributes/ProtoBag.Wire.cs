@@ -98,12 +98,12 @@ public sealed partial class ProtoBag
         return true;
     }
 
-    /// <summary>One map entry (key 1, value 2; either may be absent and then is its default).</summary>
-    private bool AddEntry(int map, ref WireReader entry, in Decoder d, out string? error)
+    /// <summary>An entry's key (field 1) and value (field 2) as the map's type encodes it; other fields skipped.</summary>
+    private static void ReadEntry(int map, ref WireReader entry, out int key, out long bits, out ReadOnlySpan<byte> message)
     {
-        var key = 0;
-        long bits = 0;
-        ReadOnlySpan<byte> message = default;
+        key = 0;
+        bits = 0;
+        message = default;
         while (entry.TryReadTag(out var f, out var wt))
         {
             if (f == 1 && wt == 0)
@@ -127,7 +127,12 @@ public sealed partial class ProtoBag
                 entry.Skip(wt);
             }
         }
+    }
 
+    /// <summary>One map entry (key 1, value 2; either may be absent and then is its default).</summary>
+    private bool AddEntry(int map, ref WireReader entry, in Decoder d, out string? error)
+    {
+        ReadEntry(map, ref entry, out var key, out var bits, out var message);
         var mapName = map switch
         {
             FieldStrings => "strings",

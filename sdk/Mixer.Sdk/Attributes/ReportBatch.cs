@@ -12,7 +12,10 @@ namespace Mixer.Sdk;
 /// Read straight from the request's bytes: every set is checked and its attributes kept as
 /// decoded values in one array; <see cref="Bags"/> then updates a single bag in place from set to
 /// set. Nothing refers to the request's bytes once the batch is made, and no object is built per
-/// set, which is what made Report's decoding cost more than the rest of a report.
+/// set, which is what made Report's decoding cost more than the rest of a report. mixs, when no
+/// rule of its config acts on Report, only checks the sets (every rule, nothing decoded) and keeps
+/// the request's bytes until the batch is released: should a config that reads them be in force by
+/// the time the batch is dispatched, <see cref="Bags"/> decodes them then.
 /// </remarks>
 public sealed class ReportBatch
 {
@@ -27,18 +30,28 @@ public sealed class ReportBatch
     // Beyond these, storage is not kept for the next report.
     private const int RetainedEntries = 1 << 16;
     private const int RetainedSets = 1 << 14;
+    private const int RetainedWords = 1 << 14;
 
     [ThreadStatic]
     private static ReportBatch? t_spare;
 
     private readonly ProtoBag _checking = ProtoBag.ForReuse();
     private readonly ProtoBag _current = ProtoBag.ForReuse();
-    private readonly List<string> _defaultWords = [];
+    private readonly WordList _defaultWords = new();
     private readonly List<string> _ownWords = [];
+    private readonly List<string> _names = [];
+    private readonly int[] _seen = new int[GlobalDictionary.Count];
+    private int _stamp;
     private ProtoBag.Slot[] _entries = new ProtoBag.Slot[64];
     private int[] _starts = new int[17];
+    private int _used;
     private int _count;
     private bool _delta;
+    private uint _globalWordCount;
+
+    // A batch only checked (mixs, no report rule): the request, until Release, to decode on demand.
+    private ReadOnlyMemory<byte> _source;
+    private bool _decoded;
 
     private ReportBatch()
     {
@@ -64,13 +77,26 @@ public sealed class ReportBatch
     /// What is wrong when not: <see cref="ProtoBag.InvalidAttributesPrefix"/> then <c>attributes[i]: </c>
     /// for a set with bad words or values, <see cref="UndecodablePrefix"/> for bytes that are not a request.
     /// </param>
-    public static bool TryCreate(ReadOnlySpan<byte> reportRequest, out ReportBatch batch, out string? error)
+    public static bool TryCreate(ReadOnlySpan<byte> reportRequest, out ReportBatch batch, out string? error) =>
+        TryCreate(reportRequest, default, decode: true, out batch, out error);
+
+    /// <summary>
+    /// Checks every element of the encoded <c>ReportRequest</c> in <paramref name="reportRequest"/>,
+    /// which the caller keeps unchanged until it releases the batch. With <paramref name="decode"/>
+    /// false the sets are only checked (every rule, the same errors) and decoded if and when
+    /// <see cref="Bags"/> is first called: for a server whose config has no rule that reads them.
+    /// </summary>
+    internal static bool TryCreate(ReadOnlyMemory<byte> reportRequest, bool decode, out ReportBatch batch, out string? error) =>
+        TryCreate(reportRequest.Span, reportRequest, decode, out batch, out error);
+
+    private static bool TryCreate(ReadOnlySpan<byte> reportRequest, ReadOnlyMemory<byte> source, bool decode, out ReportBatch batch, out string? error)
     {
         var b = t_spare ?? new ReportBatch();
         t_spare = null;
         try
         {
-            if (b.TryLoad(reportRequest, out error))
+            b._source = source;
+            if (b.TryLoad(reportRequest, decode, out error))
             {
                 batch = b;
                 return true;
@@ -92,6 +118,17 @@ public sealed class ReportBatch
     /// </summary>
     public IEnumerable<IAttributeBag> Bags()
     {
+        if (!_decoded)
+        {
+            // Checked when made, so this cannot fail unless the caller changed the bytes.
+            if (!Decode(_source.Span, out var error))
+            {
+                throw new InvalidOperationException($"a report checked when received no longer decodes: {error}");
+            }
+
+            _source = default;
+        }
+
         var bag = _current;
         bag.Clear();
         for (var i = 0; i < _count; i++)
@@ -120,7 +157,7 @@ public sealed class ReportBatch
         // arrays that held them are.
         _checking.Clear();
         _current.Clear();
-        Array.Clear(_entries, 0, _starts[_count]);
+        Array.Clear(_entries, 0, _used);
         if (_entries.Length > RetainedEntries)
         {
             _entries = new ProtoBag.Slot[64];
@@ -131,20 +168,27 @@ public sealed class ReportBatch
             _starts = new int[17];
         }
 
-        _defaultWords.Clear();
+        _defaultWords.Release(RetainedWords);
         _ownWords.Clear();
+        _names.Clear();
+        _source = default;
+        _decoded = false;
+        _used = 0;
         _count = 0;
         _starts[0] = 0;
         t_spare = this;
     }
 
     /// <exception cref="WireFormatException">The envelope is not a message.</exception>
-    private bool TryLoad(ReadOnlySpan<byte> request, out string? error)
+    private bool TryLoad(ReadOnlySpan<byte> request, bool decode, out string? error)
     {
         // The envelope first: default_words and global_word_count may follow the sets they serve.
+        // Words stay bytes where the request outlives the batch's making, until a set needs them.
         uint globalWordCount = 0;
         ulong semantics = 0;
         var sets = 0;
+        var lazyWords = !_source.IsEmpty;
+        _defaultWords.Reset(_source);
         var r = new WireReader(request);
         while (r.TryReadTag(out var field, out var wireType))
         {
@@ -153,6 +197,10 @@ public sealed class ReportBatch
                 case (FieldAttributes, 2):
                     r.ReadBytes();
                     sets++;
+                    break;
+                case (FieldDefaultWords, 2) when lazyWords:
+                    var (start, length) = r.ReadRange();
+                    _defaultWords.Add(start, length);
                     break;
                 case (FieldDefaultWords, 2):
                     _defaultWords.Add(r.ReadString());
@@ -171,14 +219,66 @@ public sealed class ReportBatch
 
         // Any value but DELTA_ENCODING (0) reads each set alone, as the generated enum comparison did.
         _delta = semantics == 0;
-        if (_starts.Length < sets + 1)
+        _globalWordCount = globalWordCount;
+        _count = sets;
+        return decode ? Decode(request, out error) : Check(request, out error);
+    }
+
+    /// <summary>
+    /// Every set checked, nothing kept: a set the quick check cannot vouch for (its own words,
+    /// a name given twice, any error) is loaded in full, which says exactly what is wrong.
+    /// </summary>
+    private bool Check(ReadOnlySpan<byte> request, out string? error)
+    {
+        var index = 0;
+        var r = new WireReader(request);
+        while (r.TryReadTag(out var field, out var wireType))
         {
-            _starts = new int[sets + 1];
+            if (field != FieldAttributes || wireType != 2)
+            {
+                r.Skip(wireType);
+                continue;
+            }
+
+            var set = r.ReadBytes();
+            if (++_stamp == int.MaxValue)
+            {
+                Array.Clear(_seen);
+                _stamp = 1;
+            }
+
+            if (!ProtoBag.IsValidSet(set, _defaultWords, _globalWordCount, _seen, _stamp, _names))
+            {
+                _checking.Clear();
+                var loaded = _checking.TryLoad(set, _defaultWords, _globalWordCount, _ownWords, out error);
+                _checking.Clear();
+                if (!loaded)
+                {
+                    error = Located(error!, index);
+                    return false;
+                }
+            }
+
+            index++;
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <summary>Every set checked and its attributes kept, set after set, for <see cref="Bags"/>.</summary>
+    /// <exception cref="WireFormatException">The envelope is not a message.</exception>
+    private bool Decode(ReadOnlySpan<byte> request, out string? error)
+    {
+        if (_starts.Length < _count + 1)
+        {
+            _starts = new int[_count + 1];
         }
 
         _starts[0] = 0;
         var used = 0;
-        r = new WireReader(request);
+        var index = 0;
+        var r = new WireReader(request);
         while (r.TryReadTag(out var field, out var wireType))
         {
             if (field != FieldAttributes || wireType != 2)
@@ -188,11 +288,10 @@ public sealed class ReportBatch
             }
 
             _checking.Clear();
-            if (!_checking.TryLoad(r.ReadBytes(), _defaultWords, globalWordCount, _ownWords, out error))
+            if (!_checking.TryLoad(r.ReadBytes(), _defaultWords, _globalWordCount, _ownWords, out error))
             {
-                error = error!.StartsWith(ProtoBag.InvalidAttributesPrefix, StringComparison.Ordinal)
-                    ? error.Insert(ProtoBag.InvalidAttributesPrefix.Length, $"attributes[{_count}]: ")
-                    : $"{UndecodablePrefix}attributes[{_count}]: {error}";
+                error = Located(error!, index);
+                _used = used;
                 return false;
             }
 
@@ -204,11 +303,19 @@ public sealed class ReportBatch
 
             slots.CopyTo(_entries.AsSpan(used));
             used += slots.Length;
-            _starts[++_count] = used;
+            _starts[++index] = used;
         }
 
         _checking.Clear();
+        _used = used;
+        _decoded = true;
         error = null;
         return true;
     }
+
+    /// <summary>An error of set <paramref name="index"/>, saying which set it is.</summary>
+    private static string Located(string error, int index) =>
+        error.StartsWith(ProtoBag.InvalidAttributesPrefix, StringComparison.Ordinal)
+            ? error.Insert(ProtoBag.InvalidAttributesPrefix.Length, $"attributes[{index}]: ")
+            : $"{UndecodablePrefix}attributes[{index}]: {error}";
 }

@@ -41,6 +41,29 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public ulong ReadVarint()
     {
+        // Tags, word indexes, lengths and map keys are nearly all one or two bytes.
+        var pos = _pos;
+        if ((uint)pos < (uint)_data.Length)
+        {
+            uint b0 = _data[pos];
+            if (b0 < 0x80)
+            {
+                _pos = pos + 1;
+                return b0;
+            }
+
+            if ((uint)(pos + 1) < (uint)_data.Length && _data[pos + 1] < 0x80)
+            {
+                _pos = pos + 2;
+                return (b0 & 0x7F) | ((ulong)_data[pos + 1] << 7);
+            }
+        }
+
+        return ReadLongVarint();
+    }
+
+    private ulong ReadLongVarint()
+    {
         ulong result = 0;
         for (var shift = 0; shift < 64; shift += 7)
         {
@@ -94,6 +117,13 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
     }
 
     public string ReadString() => Encoding.UTF8.GetString(ReadBytes());
+
+    /// <summary>A length-delimited field as where its bytes are in the message, without reading them.</summary>
+    public (int Start, int Length) ReadRange()
+    {
+        var span = ReadBytes();
+        return (_pos - span.Length, span.Length);
+    }
 
     /// <summary>Skips a field of <paramref name="wireType"/>.</summary>
     public void Skip(int wireType)
