@@ -7,6 +7,7 @@
 #   tests/load/proxy-load.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #   COMPARE_PROXY=/path/to/other/mixer-proxy.dll tests/load/proxy-load.sh   # a second policy-on build, same run
 #   COMPARE_ARGS="--report false" (with COMPARE_PROXY)                       # ... or the same build with other flags
+#   TELEMETRY=1 tests/load/proxy-load.sh                                      # mixs also exports ten metrics (telemetry-10)
 #
 # wrk (1 thread, CONNECTIONS HTTP/1.1 keep-alive connections) hits each target for SECONDS, ROUNDS
 # times interleaved (the order rotates every round) after a 3 s warm-up each, and prints requests/s,
@@ -40,6 +41,16 @@ tools="$root/tests/Mixer.LoadTools/bin/Release/net10.0/Mixer.LoadTools.dll"
 # productpage in namespace bookinfo, 19 rules are evaluated and do not match; deny-2 refuses a
 # request whose x-user is blocked-2.
 config="$root/tests/load/policy-20"
+# TELEMETRY=1: the ten Istio metrics of tests/load/telemetry-10 through the prometheus adapter as
+# well, so every reported request is also decoded and counted in mixs (a mesh with telemetry on).
+promargs=()
+if [ "${TELEMETRY:-0}" = 1 ]; then
+  mkdir -p "$out/config"
+  cp "$config"/*.yaml "$out/config/"
+  cp "$root/tests/load/telemetry-10/metrics.yaml" "$out/config/"
+  config="$out/config"
+  promargs=(--prometheusAdapterPort "$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')")
+fi
 
 wait_line() { # file pattern
   for _ in $(seq 1 150); do grep -q "$2" "$1" && return 0; sleep 0.2; done
@@ -47,7 +58,7 @@ wait_line() { # file pattern
 }
 
 declare -A pid addr label
-dotnet "$mixs" server --port 0 --monitoringPort 0 --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!); mixs_pid=$!
+dotnet "$mixs" server --port 0 --monitoringPort 0 "${promargs[@]}" --configStoreURL "fs://$config" --log_output_level warn >"$out/mixs.log" 2>&1 & pids+=($!); mixs_pid=$!
 dotnet "$tools" backend --port 0 >"$out/backend.log" 2>&1 & pids+=($!); backend_pid=$!
 wait_line "$out/mixs.log" "serving gRPC"
 wait_line "$out/backend.log" "backend serving"
