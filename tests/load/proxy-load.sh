@@ -10,7 +10,7 @@
 #   TELEMETRY=1 tests/load/proxy-load.sh                                      # mixs also exports ten metrics (telemetry-10)
 #
 # wrk (1 thread, CONNECTIONS HTTP/1.1 keep-alive connections) hits each target for SECONDS, ROUNDS
-# times interleaved (the order rotates every round) after a 3 s warm-up each, and prints requests/s,
+# times interleaved (the order rotates every round) after a warm-up each (WARMUP seconds, 10 by default), and prints requests/s,
 # p50 and p99 per target (median round), policy-on as a share of plain YARP, the p99 it adds, and
 # the CPU each process spent per request (utime+stime from /proc over the measured rounds, divided
 # by the requests served), and each proxy's GC pause and allocation per request (from its admin
@@ -117,7 +117,10 @@ run() { # target seconds -> "rps p50ms p99ms non2xx requests backend_ticks proxy
   echo "$rps $p50 $p99 $non2xx $requests $((b1 - b0)) $((p1 - p0)) $((m1 - m0)) $(awk -v a="$g0" -v b="$g1" 'BEGIN {printf "%.0f", (b-a)*1e6}') $(awk -v a="$a0" -v b="$a1" 'BEGIN {printf "%.0f", b-a}')"
 }
 
-for t in "${targets[@]}"; do run "$t" 3 >/dev/null; done
+# Warm-up: long enough for tiered compilation to finish in every process (mixs, backend, proxies):
+# a sidecar runs for days, and the policy-on proxy and mixs have more code to tier up than plain
+# YARP, so a short warm-up charges their start-up JIT to the first measured round.
+for t in "${targets[@]}"; do run "$t" "${WARMUP:-10}" >/dev/null; done
 for t in "${targets[@]}"; do : >"$out/$t.res"; done
 n=${#targets[@]}
 for r in $(seq 1 "$rounds"); do
