@@ -390,15 +390,7 @@ internal sealed class ReferencedCache<TValue>
                     Int(v.DurationValue.Nanos);
                     break;
                 case AttributeValue.ValueOneofCase.StringMapValue:
-                    // A whole map (Mixer 1.0 never references one without a key, but be exact if one does).
-                    var entries = v.StringMapValue.Entries.OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
-                    Int(entries.Count);
-                    foreach (var (k, val) in entries)
-                    {
-                        String(k);
-                        String(val);
-                    }
-
+                    Map([.. v.StringMapValue.Entries.OrderBy(e => e.Key, StringComparer.Ordinal)]);
                     break;
                 default:
                     break;
@@ -429,17 +421,21 @@ internal sealed class ReferencedCache<TValue>
                     Int(v.Nanos);
                     break;
                 case AttributeValue.ValueOneofCase.StringMapValue:
-                    var entries = v.Map!.Sorted();
-                    Int(entries.Count);
-                    foreach (var (k, val) in entries)
-                    {
-                        String(k);
-                        String(val);
-                    }
-
+                    Map(v.Map!.Sorted());
                     break;
                 default:
                     break;
+            }
+        }
+
+        // A whole map, its entries sorted by key (Mixer 1.0 never references one without a key, but be exact if one does).
+        private void Map(List<KeyValuePair<string, string>> sorted)
+        {
+            Int(sorted.Count);
+            foreach (var (k, val) in sorted)
+            {
+                String(k);
+                String(val);
             }
         }
 

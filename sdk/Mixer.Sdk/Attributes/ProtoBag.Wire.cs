@@ -232,23 +232,7 @@ public sealed partial class ProtoBag
                 continue;
             }
 
-            var entry = new WireReader(r.ReadBytes());
-            int k = 0, v = 0;
-            while (entry.TryReadTag(out var ef, out var ewt))
-            {
-                if (ef == 1 && ewt == 0)
-                {
-                    k = entry.ReadSInt32();
-                }
-                else if (ef == 2 && ewt == 0)
-                {
-                    v = entry.ReadSInt32();
-                }
-                else
-                {
-                    entry.Skip(ewt);
-                }
-            }
+            WireReader.ReadWordPair(r.ReadBytes(), out var k, out var v);
 
             if (!d.Value(k, WordRole.KeyOf, name, out var key, out error) || !d.Value(v, WordRole.MapValueOf, name, out var value, out error))
             {

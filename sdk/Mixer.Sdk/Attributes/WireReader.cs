@@ -18,6 +18,32 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
     /// <summary>Bytes read so far.</summary>
     public readonly int Position => _pos;
 
+    /// <summary>
+    /// Reads one StringMap entry (a map&lt;sint32, sint32&gt; of word indexes: key field 1, value
+    /// field 2), skipping other fields; absent fields read as 0.
+    /// </summary>
+    public static void ReadWordPair(ReadOnlySpan<byte> entryBytes, out int key, out int value)
+    {
+        var entry = new WireReader(entryBytes);
+        key = 0;
+        value = 0;
+        while (entry.TryReadTag(out var f, out var wt))
+        {
+            if (f == 1 && wt == 0)
+            {
+                key = entry.ReadSInt32();
+            }
+            else if (f == 2 && wt == 0)
+            {
+                value = entry.ReadSInt32();
+            }
+            else
+            {
+                entry.Skip(wt);
+            }
+        }
+    }
+
     /// <summary>The next field's number and wire type; false at the end.</summary>
     public bool TryReadTag(out int field, out int wireType)
     {
