@@ -70,11 +70,15 @@ public sealed class AttributeRecord
 {
     private readonly Slot[] _slots;
 
+    // Each slot's own map entries, kept for reuse while the slot holds another type or nothing.
+    private readonly StringPairs?[] _maps;
+
     /// <summary>An empty record of <paramref name="layout"/>.</summary>
     public AttributeRecord(AttributeLayout layout)
     {
         Layout = layout ?? throw new ArgumentNullException(nameof(layout));
         _slots = new Slot[layout.Count];
+        _maps = new StringPairs?[layout.Count];
     }
 
     /// <summary>The layout its slots follow.</summary>
@@ -105,7 +109,7 @@ public sealed class AttributeRecord
 
     /// <summary>The string map in <paramref name="slot"/>.</summary>
     /// <exception cref="InvalidOperationException">The slot holds no string map.</exception>
-    public StringPairs MapOf(int slot) => _slots[slot] is { Kind: ValueCase.StringMapValue } s ? s.Map! : throw NotA(slot, "string map");
+    public StringPairs MapOf(int slot) => _slots[slot] is { Kind: ValueCase.StringMapValue } s ? (StringPairs)s.Ref! : throw NotA(slot, "string map");
 
     /// <summary>Sets a string.</summary>
     public void SetString(int slot, string value) =>
@@ -144,11 +148,51 @@ public sealed class AttributeRecord
     /// </summary>
     public StringPairs SetStringMap(int slot)
     {
-        ref var s = ref _slots[slot];
-        var pairs = s.Map ?? new StringPairs();
+        var pairs = _maps[slot] ??= new StringPairs();
         pairs.Clear();
-        s = new Slot(ValueCase.StringMapValue, 0, 0, pairs) { Map = pairs };
+        _slots[slot] = new Slot(ValueCase.StringMapValue, 0, 0, pairs);
         return pairs;
+    }
+
+    /// <summary>Sets a message value (a copy of it: the record keeps no reference to <paramref name="value"/> or its map).</summary>
+    /// <exception cref="ArgumentException">The value has none of its typed fields set.</exception>
+    public void Set(int slot, AttributeValue value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        switch (value.ValueCase)
+        {
+            case ValueCase.StringValue:
+                SetString(slot, value.StringValue);
+                break;
+            case ValueCase.Int64Value:
+                SetInt64(slot, value.Int64Value);
+                break;
+            case ValueCase.DoubleValue:
+                SetDouble(slot, value.DoubleValue);
+                break;
+            case ValueCase.BoolValue:
+                SetBool(slot, value.BoolValue);
+                break;
+            case ValueCase.BytesValue:
+                SetBytes(slot, value.BytesValue);
+                break;
+            case ValueCase.TimestampValue:
+                _slots[slot] = new Slot(ValueCase.TimestampValue, value.TimestampValue.Seconds, value.TimestampValue.Nanos, null);
+                break;
+            case ValueCase.DurationValue:
+                _slots[slot] = new Slot(ValueCase.DurationValue, value.DurationValue.Seconds, value.DurationValue.Nanos, null);
+                break;
+            case ValueCase.StringMapValue:
+                var pairs = SetStringMap(slot);
+                foreach (var (k, v) in value.StringMapValue.Entries)
+                {
+                    pairs.Add(k, v);
+                }
+
+                break;
+            default:
+                throw new ArgumentException($"attribute '{Layout.NameOf(slot)}' has no value: set one of its typed fields", nameof(value));
+        }
     }
 
     /// <summary>Copies shared, never-changed values: each slot <paramref name="from"/> holds is set here to the same value.</summary>
@@ -164,23 +208,17 @@ public sealed class AttributeRecord
         {
             if (from._slots[i].Kind == ValueCase.StringMapValue)
             {
-                var pairs = SetStringMap(i);
-                pairs.AddAll(from._slots[i].Map!);
+                SetStringMap(i).AddAll((StringPairs)from._slots[i].Ref!);
             }
             else if (from._slots[i].Kind != ValueCase.None)
             {
-                var keep = _slots[i].Map;
-                _slots[i] = from._slots[i] with { Map = keep };
+                _slots[i] = from._slots[i];
             }
         }
     }
 
     /// <summary>Makes <paramref name="slot"/> absent.</summary>
-    public void Remove(int slot)
-    {
-        ref var s = ref _slots[slot];
-        s = new Slot(ValueCase.None, 0, 0, null) { Map = s.Map };
-    }
+    public void Remove(int slot) => _slots[slot] = default;
 
     /// <summary>The value of <paramref name="slot"/> as a message value (a new object), or null when absent.</summary>
     public AttributeValue? ValueOf(int slot)
@@ -204,7 +242,7 @@ public sealed class AttributeRecord
                 return new AttributeValue { DurationValue = new Duration { Seconds = s.Number, Nanos = s.Nanos } };
             case ValueCase.StringMapValue:
                 var map = new Attributes.Types.StringMap();
-                var pairs = s.Map!;
+                var pairs = (StringPairs)s.Ref!;
                 for (var i = 0; i < pairs.Count; i++)
                 {
                     map.Entries[pairs.KeyAt(i)] = pairs.ValueAt(i);
@@ -237,12 +275,12 @@ public sealed class AttributeRecord
 
     /// <summary>
     /// One slot: the value type, a number (int64, double bits, bool, or a time's seconds), a time's
-    /// nanos, a reference (string, bytes, or the map's entries), and the slot's own map entries kept
-    /// for reuse while it holds another type or nothing.
+    /// nanos, and a reference (string, bytes, or the map's entries).
     /// </summary>
     internal readonly record struct Slot(ValueCase Kind, long Number, int Nanos, object? Ref)
     {
-        public StringPairs? Map { get; init; }
+        /// <summary>The entries of a string-map slot.</summary>
+        public StringPairs Map => (StringPairs)Ref!;
 
         /// <summary>Same type and equal value (strings and bytes by content, maps entry by entry in order).</summary>
         public bool SameValue(in Slot other)
@@ -256,7 +294,7 @@ public sealed class AttributeRecord
             {
                 ValueCase.StringValue => ReferenceEquals(Ref, other.Ref) || string.Equals((string)Ref!, (string)other.Ref!, StringComparison.Ordinal),
                 ValueCase.BytesValue => ReferenceEquals(Ref, other.Ref) || ((ByteString)Ref!).Span.SequenceEqual(((ByteString)other.Ref!).Span),
-                ValueCase.StringMapValue => Map!.SameAs(other.Map!),
+                ValueCase.StringMapValue => Map.SameAs(other.Map),
                 ValueCase.None => true,
                 _ => Number == other.Number && Nanos == other.Nanos,
             };

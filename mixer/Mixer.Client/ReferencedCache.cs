@@ -231,19 +231,15 @@ internal sealed class ReferencedCache<TValue>
 
         public bool TryEncode(Attributes request, ref byte[] buffer, out int length) => TryEncode(new AttributeSource(request), ref buffer, out length);
 
+        // One key layout for both forms of a set (so an answer stored from one serves the other):
+        // every ABSENCE must hold, then the shape's number, then each EXACT value in order, a map
+        // key's value marked 0xFE.
         public bool TryEncode(AttributeSource source, ref byte[] buffer, out int length)
         {
-            if (source.Record is { } record)
-            {
-                return TryEncode(record, ref buffer, out length);
-            }
-
             length = 0;
-            var attributes = source.Message!.Attributes_;
             foreach (var (name, key) in _absent)
             {
-                if (attributes.TryGetValue(name, out var v)
-                    && (key is null || (v.ValueCase == AttributeValue.ValueOneofCase.StringMapValue && v.StringMapValue.Entries.ContainsKey(key))))
+                if (source.Has(name, key))
                 {
                     return false;
                 }
@@ -253,201 +249,25 @@ internal sealed class ReferencedCache<TValue>
             writer.Int(Number);
             foreach (var (name, key) in _exact)
             {
-                if (!attributes.TryGetValue(name, out var v))
-                {
-                    return false;
-                }
-
                 if (key is not null)
                 {
-                    if (v.ValueCase != AttributeValue.ValueOneofCase.StringMapValue || !v.StringMapValue.Entries.TryGetValue(key, out var entry))
+                    if (!source.TryGetMapEntry(name, key, out var entry))
                     {
                         return false;
                     }
 
                     writer.Byte(0xFE);
                     writer.String(entry);
-                    continue;
                 }
-
-                writer.Value(v);
-            }
-
-            buffer = writer.Buffer;
-            length = writer.Length;
-            return true;
-        }
-
-        // The same key bytes as for the message form of the record, read from its slots.
-        private bool TryEncode(AttributeRecord record, ref byte[] buffer, out int length)
-        {
-            length = 0;
-            var layout = record.Layout;
-            var slots = record.Slots;
-            foreach (var (name, key) in _absent)
-            {
-                var slot = layout.SlotOf(name);
-                if (slot >= 0 && slots[slot].Kind != AttributeValue.ValueOneofCase.None
-                    && (key is null || (slots[slot].Kind == AttributeValue.ValueOneofCase.StringMapValue && slots[slot].Map!.TryGetValue(key, out _))))
+                else if (!source.TryWriteValue(ref writer, name))
                 {
                     return false;
                 }
             }
 
-            var writer = new KeyWriter(buffer);
-            writer.Int(Number);
-            foreach (var (name, key) in _exact)
-            {
-                var slot = layout.SlotOf(name);
-                if (slot < 0 || slots[slot].Kind == AttributeValue.ValueOneofCase.None)
-                {
-                    return false;
-                }
-
-                if (key is not null)
-                {
-                    if (slots[slot].Kind != AttributeValue.ValueOneofCase.StringMapValue || !slots[slot].Map!.TryGetValue(key, out var entry))
-                    {
-                        return false;
-                    }
-
-                    writer.Byte(0xFE);
-                    writer.String(entry);
-                    continue;
-                }
-
-                writer.Value(slots[slot]);
-            }
-
             buffer = writer.Buffer;
             length = writer.Length;
             return true;
-        }
-    }
-
-    /// <summary>Writes typed, length-prefixed values into a growable buffer, so no two values share an encoding.</summary>
-    private ref struct KeyWriter(byte[] buffer)
-    {
-        public byte[] Buffer = buffer;
-        public int Length;
-
-        public void Byte(byte b)
-        {
-            Ensure(1);
-            Buffer[Length++] = b;
-        }
-
-        public void Int(int i)
-        {
-            Ensure(4);
-            BinaryPrimitives.WriteInt32LittleEndian(Buffer.AsSpan(Length), i);
-            Length += 4;
-        }
-
-        public void Long(long l)
-        {
-            Ensure(8);
-            BinaryPrimitives.WriteInt64LittleEndian(Buffer.AsSpan(Length), l);
-            Length += 8;
-        }
-
-        public void Bytes(ReadOnlySpan<byte> bytes)
-        {
-            Int(bytes.Length);
-            Ensure(bytes.Length);
-            bytes.CopyTo(Buffer.AsSpan(Length));
-            Length += bytes.Length;
-        }
-
-        public void String(string s) => Bytes(MemoryMarshal.AsBytes(s.AsSpan()));
-
-        public void Value(AttributeValue v)
-        {
-            Byte((byte)v.ValueCase);
-            switch (v.ValueCase)
-            {
-                case AttributeValue.ValueOneofCase.StringValue:
-                    String(v.StringValue);
-                    break;
-                case AttributeValue.ValueOneofCase.Int64Value:
-                    Long(v.Int64Value);
-                    break;
-                case AttributeValue.ValueOneofCase.DoubleValue:
-                    Long(BitConverter.DoubleToInt64Bits(v.DoubleValue));
-                    break;
-                case AttributeValue.ValueOneofCase.BoolValue:
-                    Byte(v.BoolValue ? (byte)1 : (byte)0);
-                    break;
-                case AttributeValue.ValueOneofCase.BytesValue:
-                    Bytes(v.BytesValue.Span);
-                    break;
-                case AttributeValue.ValueOneofCase.TimestampValue:
-                    Long(v.TimestampValue.Seconds);
-                    Int(v.TimestampValue.Nanos);
-                    break;
-                case AttributeValue.ValueOneofCase.DurationValue:
-                    Long(v.DurationValue.Seconds);
-                    Int(v.DurationValue.Nanos);
-                    break;
-                case AttributeValue.ValueOneofCase.StringMapValue:
-                    Map([.. v.StringMapValue.Entries.OrderBy(e => e.Key, StringComparer.Ordinal)]);
-                    break;
-                default:
-                    break;
-            }
-        }
-
-        public void Value(in AttributeRecord.Slot v)
-        {
-            Byte((byte)v.Kind);
-            switch (v.Kind)
-            {
-                case AttributeValue.ValueOneofCase.StringValue:
-                    String((string)v.Ref!);
-                    break;
-                case AttributeValue.ValueOneofCase.Int64Value:
-                case AttributeValue.ValueOneofCase.DoubleValue:
-                    Long(v.Number);
-                    break;
-                case AttributeValue.ValueOneofCase.BoolValue:
-                    Byte(v.Number != 0 ? (byte)1 : (byte)0);
-                    break;
-                case AttributeValue.ValueOneofCase.BytesValue:
-                    Bytes(((Google.Protobuf.ByteString)v.Ref!).Span);
-                    break;
-                case AttributeValue.ValueOneofCase.TimestampValue:
-                case AttributeValue.ValueOneofCase.DurationValue:
-                    Long(v.Number);
-                    Int(v.Nanos);
-                    break;
-                case AttributeValue.ValueOneofCase.StringMapValue:
-                    Map(v.Map!.Sorted());
-                    break;
-                default:
-                    break;
-            }
-        }
-
-        // A whole map, its entries sorted by key (Mixer 1.0 never references one without a key, but be exact if one does).
-        private void Map(List<KeyValuePair<string, string>> sorted)
-        {
-            Int(sorted.Count);
-            foreach (var (k, val) in sorted)
-            {
-                String(k);
-                String(val);
-            }
-        }
-
-        private void Ensure(int more)
-        {
-            if (Length + more > Buffer.Length)
-            {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, Length + more));
-                Buffer.AsSpan(0, Length).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(Buffer);
-                Buffer = bigger;
-            }
         }
     }
 
@@ -488,4 +308,191 @@ internal readonly struct AttributeSource
 
     /// <summary>The set as a message: the message itself, or a copy of the record.</summary>
     public Attributes ToAttributes() => Message ?? Record!.ToAttributes();
+
+    /// <summary>Whether the set holds <paramref name="name"/> (and, for a map key, that key in it).</summary>
+    public bool Has(string name, string? key)
+    {
+        if (key is not null)
+        {
+            return TryGetMapEntry(name, key, out _);
+        }
+
+        if (Record is { } record)
+        {
+            var slot = record.Layout.SlotOf(name);
+            return slot >= 0 && record.Has(slot);
+        }
+
+        return Message!.Attributes_.ContainsKey(name);
+    }
+
+    /// <summary>The value under <paramref name="key"/> of the string map <paramref name="name"/>.</summary>
+    public bool TryGetMapEntry(string name, string key, out string value)
+    {
+        if (Record is { } record)
+        {
+            var slot = record.Layout.SlotOf(name);
+            if (slot >= 0 && record.KindOf(slot) == AttributeValue.ValueOneofCase.StringMapValue)
+            {
+                return record.MapOf(slot).TryGetValue(key, out value);
+            }
+        }
+        else if (Message!.Attributes_.TryGetValue(name, out var v) && v.ValueCase == AttributeValue.ValueOneofCase.StringMapValue)
+        {
+            return v.StringMapValue.Entries.TryGetValue(key, out value!);
+        }
+
+        value = string.Empty;
+        return false;
+    }
+
+    /// <summary>Writes the typed value of <paramref name="name"/> into a cache key; false when the set lacks it.</summary>
+    public bool TryWriteValue(ref KeyWriter writer, string name)
+    {
+        if (Record is { } record)
+        {
+            var slot = record.Layout.SlotOf(name);
+            if (slot < 0 || !record.Has(slot))
+            {
+                return false;
+            }
+
+            writer.Value(record.Slots[slot]);
+            return true;
+        }
+
+        if (!Message!.Attributes_.TryGetValue(name, out var v))
+        {
+            return false;
+        }
+
+        writer.Value(v);
+        return true;
+    }
+}
+
+/// <summary>Writes typed, length-prefixed values into a growable buffer, so no two values share an encoding.</summary>
+internal ref struct KeyWriter(byte[] buffer)
+{
+    public byte[] Buffer = buffer;
+    public int Length;
+
+    public void Byte(byte b)
+    {
+        Ensure(1);
+        Buffer[Length++] = b;
+    }
+
+    public void Int(int i)
+    {
+        Ensure(4);
+        BinaryPrimitives.WriteInt32LittleEndian(Buffer.AsSpan(Length), i);
+        Length += 4;
+    }
+
+    public void Long(long l)
+    {
+        Ensure(8);
+        BinaryPrimitives.WriteInt64LittleEndian(Buffer.AsSpan(Length), l);
+        Length += 8;
+    }
+
+    public void Bytes(ReadOnlySpan<byte> bytes)
+    {
+        Int(bytes.Length);
+        Ensure(bytes.Length);
+        bytes.CopyTo(Buffer.AsSpan(Length));
+        Length += bytes.Length;
+    }
+
+    public void String(string s) => Bytes(MemoryMarshal.AsBytes(s.AsSpan()));
+
+    public void Value(AttributeValue v)
+    {
+        Byte((byte)v.ValueCase);
+        switch (v.ValueCase)
+        {
+            case AttributeValue.ValueOneofCase.StringValue:
+                String(v.StringValue);
+                break;
+            case AttributeValue.ValueOneofCase.Int64Value:
+                Long(v.Int64Value);
+                break;
+            case AttributeValue.ValueOneofCase.DoubleValue:
+                Long(BitConverter.DoubleToInt64Bits(v.DoubleValue));
+                break;
+            case AttributeValue.ValueOneofCase.BoolValue:
+                Byte(v.BoolValue ? (byte)1 : (byte)0);
+                break;
+            case AttributeValue.ValueOneofCase.BytesValue:
+                Bytes(v.BytesValue.Span);
+                break;
+            case AttributeValue.ValueOneofCase.TimestampValue:
+                Long(v.TimestampValue.Seconds);
+                Int(v.TimestampValue.Nanos);
+                break;
+            case AttributeValue.ValueOneofCase.DurationValue:
+                Long(v.DurationValue.Seconds);
+                Int(v.DurationValue.Nanos);
+                break;
+            case AttributeValue.ValueOneofCase.StringMapValue:
+                Map([.. v.StringMapValue.Entries.OrderBy(e => e.Key, StringComparer.Ordinal)]);
+                break;
+            default:
+                break;
+        }
+    }
+
+    public void Value(in AttributeRecord.Slot v)
+    {
+        Byte((byte)v.Kind);
+        switch (v.Kind)
+        {
+            case AttributeValue.ValueOneofCase.StringValue:
+                String((string)v.Ref!);
+                break;
+            case AttributeValue.ValueOneofCase.Int64Value:
+            case AttributeValue.ValueOneofCase.DoubleValue:
+                Long(v.Number);
+                break;
+            case AttributeValue.ValueOneofCase.BoolValue:
+                Byte(v.Number != 0 ? (byte)1 : (byte)0);
+                break;
+            case AttributeValue.ValueOneofCase.BytesValue:
+                Bytes(((Google.Protobuf.ByteString)v.Ref!).Span);
+                break;
+            case AttributeValue.ValueOneofCase.TimestampValue:
+            case AttributeValue.ValueOneofCase.DurationValue:
+                Long(v.Number);
+                Int(v.Nanos);
+                break;
+            case AttributeValue.ValueOneofCase.StringMapValue:
+                Map(v.Map.Sorted());
+                break;
+            default:
+                break;
+        }
+    }
+
+    // A whole map, its entries sorted by key (Mixer 1.0 never references one without a key, but be exact if one does).
+    private void Map(List<KeyValuePair<string, string>> sorted)
+    {
+        Int(sorted.Count);
+        foreach (var (k, val) in sorted)
+        {
+            String(k);
+            String(val);
+        }
+    }
+
+    private void Ensure(int more)
+    {
+        if (Length + more > Buffer.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, Length + more));
+            Buffer.AsSpan(0, Length).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = bigger;
+        }
+    }
 }

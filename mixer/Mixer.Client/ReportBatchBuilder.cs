@@ -347,7 +347,7 @@ public sealed class ReportBatchBuilder
                 WriteBytes(field, key, ((Google.Protobuf.ByteString)slot.Ref!).Span);
                 break;
             case ValueCase.StringMapValue:
-                WriteStringMap(field, key, slot.Map!);
+                WriteStringMap(field, key, slot.Map);
                 break;
             default:
                 break;

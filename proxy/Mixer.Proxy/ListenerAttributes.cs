@@ -92,7 +92,7 @@ internal sealed class ListenerAttributes
         _template = new AttributeRecord(Layout);
         foreach (var (name, value) in _static)
         {
-            Set(_template, Layout[name], value);
+            _template.Set(Layout[name], value);
         }
 
         _keep = Keep;
@@ -165,35 +165,6 @@ internal sealed class ListenerAttributes
         }
 
         return ByteString.CopyFrom(address.GetAddressBytes());
-    }
-
-    private static void Set(AttributeRecord record, int slot, AttributeValue value)
-    {
-        switch (value.ValueCase)
-        {
-            case AttributeValue.ValueOneofCase.StringValue:
-                record.SetString(slot, value.StringValue);
-                break;
-            case AttributeValue.ValueOneofCase.Int64Value:
-                record.SetInt64(slot, value.Int64Value);
-                break;
-            case AttributeValue.ValueOneofCase.BoolValue:
-                record.SetBool(slot, value.BoolValue);
-                break;
-            case AttributeValue.ValueOneofCase.BytesValue:
-                record.SetBytes(slot, value.BytesValue);
-                break;
-            case AttributeValue.ValueOneofCase.StringMapValue:
-                var pairs = record.SetStringMap(slot);
-                foreach (var (k, v) in value.StringMapValue.Entries)
-                {
-                    pairs.Add(k, v);
-                }
-
-                break;
-            default:
-                throw new InvalidOperationException($"a listener attribute of type {value.ValueCase} is not expected");
-        }
     }
 }
 
