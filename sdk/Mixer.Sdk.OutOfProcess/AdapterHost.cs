@@ -142,7 +142,8 @@ public static class AdapterHost
         }
 
         var listen = HostArgs.ParseAddress(options.Address);
-        if (Remote.ParamsCodec.FromAdapterConfig(options.ParamsDescriptorSet, out var descriptorError) is null && descriptorError is not null)
+        var codec = Remote.ParamsCodec.FromAdapterConfig(options.ParamsDescriptorSet, out var descriptorError);
+        if (codec is null && descriptorError is not null)
         {
             throw new ArgumentException($"AdapterHostOptions.ParamsDescriptorSet {descriptorError}", nameof(options));
         }
@@ -185,9 +186,7 @@ public static class AdapterHost
             o.EnableDetailedErrors = false;
             o.MaxReceiveMessageSize = null;
         });
-        builder.Services.AddSingleton(adapter);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(sp => new HandlerCache(adapter, options, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(sp => new HandlerCache(adapter, options, codec, sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton<HandleCalls>();
 
         var app = builder.Build();

@@ -108,7 +108,7 @@ internal sealed class HandleCalls(HandlerCache cache, ILogger<HandleCalls> log)
         HandlerLease lease;
         try
         {
-            lease = await cache.AcquireAsync(config, context.RequestHeaders.GetValue(HandlerCache.SessionHeader), cancellation).ConfigureAwait(false);
+            lease = await cache.AcquireAsync(config, context.RequestHeaders.GetValue(Remote.RemoteSession.Header), cancellation).ConfigureAwait(false);
         }
         catch (RpcException e)
         {

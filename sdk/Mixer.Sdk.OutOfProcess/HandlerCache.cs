@@ -28,9 +28,6 @@ internal sealed class HandlerCache : IAsyncDisposable
 {
     public const string SessionTypeUrl = "type.googleapis.com/google.protobuf.StringValue";
 
-    /// <summary>The request header Mixer.NET's mixs names the session of a session-based call in.</summary>
-    public const string SessionHeader = "x-mixer-session-id";
-
     private readonly IAdapter _adapter;
     private readonly ParamsDecoder _decoder;
     private readonly AdapterHostOptions _options;
@@ -47,16 +44,10 @@ internal sealed class HandlerCache : IAsyncDisposable
     private readonly MeterAdapterMetrics _metrics = new();
     private int _disposed;
 
-    public HandlerCache(IAdapter adapter, AdapterHostOptions options, ILoggerFactory loggers)
+    public HandlerCache(IAdapter adapter, AdapterHostOptions options, Remote.ParamsCodec? codec, ILoggerFactory loggers)
     {
         _adapter = adapter;
         _options = options;
-        var codec = Remote.ParamsCodec.FromAdapterConfig(options.ParamsDescriptorSet, out var error);
-        if (error is not null)
-        {
-            throw new ArgumentException($"AdapterHostOptions.ParamsDescriptorSet {error}", nameof(options));
-        }
-
         _decoder = new ParamsDecoder(options.ParamsDescriptor, codec);
         _loggers = loggers;
         _log = loggers.CreateLogger("Mixer.Sdk.OutOfProcess.AdapterHost");
@@ -139,17 +130,7 @@ internal sealed class HandlerCache : IAsyncDisposable
             }
         }
 
-        var key = empty ? new ConfigKey(string.Empty, ReadOnlyMemory<byte>.Empty) : new ConfigKey(config!.TypeUrl, config.Value.Memory);
-        while (true)
-        {
-            var entry = _entries.GetOrAdd(key, k => NewEntry(k, config, instances: null));
-            if (entry.TryAcquire(_time.GetTimestamp()))
-            {
-                return await LeaseAsync(entry, cancellationToken).ConfigureAwait(false);
-            }
-
-            // Retired between the lookup and the lease: it is out of the map now, look again.
-        }
+        return await LeaseAsync(AcquireEntry(config, instances: null), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Validates params and instance types without building anything (InfrastructureBackend.Validate).</summary>
@@ -189,31 +170,15 @@ internal sealed class HandlerCache : IAsyncDisposable
             return (string.Empty, Error(e.StatusCode, e.Status.Detail));
         }
 
-        var key = config is null ? new ConfigKey(string.Empty, ReadOnlyMemory<byte>.Empty) : new ConfigKey(config.TypeUrl, config.Value.Memory);
+        // The lease taken here is the session's: CloseSession releases it.
         HandlerEntry entry;
-        while (true)
-        {
-            entry = _entries.GetOrAdd(key, k => NewEntry(k, config, instances));
-            if (entry.TryAcquire(_time.GetTimestamp()))
-            {
-                break;
-            }
-        }
-
         try
         {
-            await entry.Handler.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            entry = (await LeaseAsync(AcquireEntry(config, instances), cancellationToken).ConfigureAwait(false)).Entry;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (RpcException e)
         {
-            entry.Release();
-            return (string.Empty, Error(StatusCode.Cancelled, $"the call ended while adapter '{AdapterName}' was building handler {entry.Name}"));
-        }
-        catch (Exception e)
-        {
-            entry.Release();
-            var status = StatusOf(entry, e);
-            return (string.Empty, Error(status.StatusCode, status.Status.Detail));
+            return (string.Empty, Error(e.StatusCode, e.Status.Detail));
         }
 
         var id = "s-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
@@ -294,6 +259,22 @@ internal sealed class HandlerCache : IAsyncDisposable
         _metrics.Dispose();
     }
 
+    // The entry for these params (built on first use), with one use taken on it.
+    private HandlerEntry AcquireEntry(Any? config, IReadOnlyDictionary<string, string>? instances)
+    {
+        var key = config is null ? new ConfigKey(string.Empty, ReadOnlyMemory<byte>.Empty) : new ConfigKey(config.TypeUrl, config.Value.Memory);
+        while (true)
+        {
+            var entry = _entries.GetOrAdd(key, k => NewEntry(k, config, instances));
+            if (entry.TryAcquire(_time.GetTimestamp()))
+            {
+                return entry;
+            }
+
+            // Retired between the lookup and the lease: it is out of the map now, look again.
+        }
+    }
+
     private async ValueTask<HandlerLease> LeaseAsync(HandlerEntry entry, CancellationToken cancellationToken)
     {
         try
@@ -355,7 +336,7 @@ internal sealed class HandlerCache : IAsyncDisposable
         var problems = _adapter.Validate(parameters);
         if (problems.Count > 0)
         {
-            throw new InvalidParamsException(Describe(problems), problems);
+            throw new InvalidParamsException(Describe(problems));
         }
 
         var context = new HandlerContext
@@ -489,13 +470,12 @@ internal readonly struct HandlerLease(HandlerEntry entry, IHandler handler) : ID
 {
     public IHandler Handler { get; } = handler;
 
+    public HandlerEntry Entry => entry;
+
     public string Name => entry.Name;
 
     public void Dispose() => entry.Release();
 }
 
 /// <summary>The params of a handler failed the adapter's validation.</summary>
-internal sealed class InvalidParamsException(string message, IReadOnlyList<ConfigProblem>? problems = null) : Exception(message)
-{
-    public IReadOnlyList<ConfigProblem> Problems { get; } = problems ?? [];
-}
+internal sealed class InvalidParamsException(string message) : Exception(message);

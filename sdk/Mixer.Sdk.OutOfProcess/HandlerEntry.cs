@@ -37,8 +37,6 @@ internal sealed class HandlerEntry
 
     public long LastUsed => Volatile.Read(ref _lastUsed);
 
-    public bool IsRetired => Volatile.Read(ref _retired) != 0;
-
     /// <summary>Takes a lease unless the entry is already gone (then the caller looks it up again).</summary>
     public bool TryAcquire(long now)
     {
@@ -66,16 +64,13 @@ internal sealed class HandlerEntry
         }
     }
 
-    /// <summary>Gives up the cache's own lease, once; true for the call that did.</summary>
-    public bool Retire()
+    /// <summary>Gives up the cache's own lease, once.</summary>
+    public void Retire()
     {
-        if (Interlocked.Exchange(ref _retired, 1) != 0)
+        if (Interlocked.Exchange(ref _retired, 1) == 0)
         {
-            return false;
+            Release();
         }
-
-        Release();
-        return true;
     }
 }
 

@@ -97,8 +97,12 @@ internal static class Instances
         Timestamp = TimeOf(m.Timestamp, m.Name, "timestamp"),
     };
 
-    /// <summary>The SDK value of a wire value; the empty value when no branch is set.</summary>
-    public static AttributeValue ValueOf(Policy.Value? v, string instance, string field)
+    /// <summary>
+    /// The SDK value of a wire value; the empty value when no branch is set. <paramref name="key"/>
+    /// names the map entry the value is (the error then says <c>field[key]</c>; the text is only
+    /// built for an error).
+    /// </summary>
+    public static AttributeValue ValueOf(Policy.Value? v, string instance, string field, string? key = null)
     {
         if (v is null)
         {
@@ -124,7 +128,7 @@ internal static class Instances
         }
         catch (Exception e) when (e is ArgumentException or OverflowException)
         {
-            throw new InstanceException(instance, field, e.Message);
+            throw new InstanceException(instance, key is null ? field : $"{field}[{key}]", e.Message);
         }
     }
 
@@ -168,7 +172,7 @@ internal static class Instances
         var result = new Dictionary<string, AttributeValue>(map.Count, StringComparer.Ordinal);
         foreach (var (key, value) in map)
         {
-            var v = ValueOf(value, instance, $"{field}[{key}]");
+            var v = ValueOf(value, instance, field, key);
             if (!v.IsEmpty)
             {
                 result[key] = v;

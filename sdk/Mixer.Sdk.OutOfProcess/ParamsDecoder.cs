@@ -25,8 +25,6 @@ namespace Mixer.Sdk.OutOfProcess;
 /// </remarks>
 internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsCodec? paramsCodec = null)
 {
-    public const string StructTypeUrl = "type.googleapis.com/google.protobuf.Struct";
-
     private static readonly JsonFormatter s_formatter = new(JsonFormatter.Settings.Default);
 
     /// <summary>Decodes <paramref name="config"/>; throws <see cref="ParamsException"/> saying why it cannot.</summary>
@@ -86,9 +84,9 @@ internal sealed class ParamsDecoder(MessageDescriptor? paramsDescriptor, ParamsC
             return Json(w => WriteNormalised(w, decoded));
         }
 
-        var accepted = string.Join(" or ", new[] { StructTypeUrl, paramsDescriptor?.FullName, paramsCodec?.MessageName }
+        var accepted = string.Join(" or ", new[] { ParamsCodec.StructTypeUrl, paramsDescriptor?.FullName, paramsCodec?.MessageName }
             .Where(n => n is not null)
-            .Select(n => n!.StartsWith("type.", StringComparison.Ordinal) ? n : "type.googleapis.com/" + n)
+            .Select(n => n!.StartsWith("type.", StringComparison.Ordinal) ? n : ParamsCodec.TypeUrlPrefix + n)
             .Distinct(StringComparer.Ordinal));
         throw new ParamsException($"adapter_config has type '{config.TypeUrl}'; this adapter reads {accepted}");
     }

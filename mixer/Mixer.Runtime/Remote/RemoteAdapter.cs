@@ -35,8 +35,6 @@ internal sealed class RemoteAdapter(
 {
     public AdapterInfo Info => spec.Info;
 
-    public RemoteAdapterSpec Spec => spec;
-
     /// <summary>What, beyond params and instances, makes two builds of this handler the same.</summary>
     public string Signature => $"remote:{spec.Resource.Digest}:{address}:{deadline.Ticks}";
 

@@ -51,9 +51,6 @@ internal sealed partial class RemoteHandler :
     ICheckNothingHandler, IListEntryHandler, IAuthorizationHandler, IApiKeyHandler, IQuotaHandler,
     IMetricHandler, ILogEntryHandler, ITraceSpanHandler, IReportNothingHandler
 {
-    /// <summary>The request header that carries the session id to session-based adapters.</summary>
-    public const string SessionHeader = "x-mixer-session-id";
-
     private const int MaxAttempts = 4;
     private static readonly TimeSpan s_firstBackoff = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan s_maxBackoff = TimeSpan.FromMilliseconds(250);
@@ -139,9 +136,6 @@ internal sealed partial class RemoteHandler :
 
         return handler;
     }
-
-    /// <summary>The session id, once one is open (tests).</summary>
-    internal string? SessionId => Volatile.Read(ref _session);
 
     public ValueTask<CheckResult> HandleCheckNothingAsync(CheckNothingInstance instance, CancellationToken cancellationToken)
     {
@@ -280,7 +274,7 @@ internal sealed partial class RemoteHandler :
                 Metadata? headers = null;
                 if (_config.SessionBased)
                 {
-                    headers = new Metadata { { SessionHeader, await EnsureSessionAsync(deadline, cancellationToken).ConfigureAwait(false) } };
+                    headers = new Metadata { { Mixer.Sdk.Remote.RemoteSession.Header, await EnsureSessionAsync(deadline, cancellationToken).ConfigureAwait(false) } };
                 }
 
                 var result = await call(new CallOptions(headers, deadline, cancellationToken)).ConfigureAwait(false);

@@ -18,7 +18,7 @@ namespace Mixer.Runtime.Remote;
 /// </summary>
 internal static class RemoteInstances
 {
-    public static Policy.Value Value(AttributeValue v, string field)
+    public static Policy.Value Value(AttributeValue v, string field, string? key = null)
     {
         var value = new Policy.Value();
         switch (v.Type)
@@ -56,7 +56,7 @@ internal static class RemoteInstances
                 value.DnsNameValue = new Policy.DNSName { Value = v.AsString };
                 break;
             default:
-                throw new NotSupportedException($"field '{field}': a {v.Type.ToIstioName()} value cannot be sent to an out-of-process adapter");
+                throw new NotSupportedException($"field '{(key is null ? field : $"{field}[{key}]")}': a {v.Type.ToIstioName()} value cannot be sent to an out-of-process adapter");
         }
 
         return value;
@@ -71,7 +71,7 @@ internal static class RemoteInstances
     {
         foreach (var (k, v) in source)
         {
-            target[k] = Value(v, $"{field}[{k}]");
+            target[k] = Value(v, field, k);
         }
     }
 
