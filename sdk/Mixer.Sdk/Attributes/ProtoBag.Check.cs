@@ -114,7 +114,7 @@ public sealed partial class ProtoBag
             case FieldTimestamps:
             {
                 var (seconds, nanos) = SecondsAndNanos(message);
-                return nanos is >= 0 and <= 999_999_999 && seconds is >= MinTimestampSeconds and <= MaxTimestampSeconds;
+                return CheckTimestamp(string.Empty, seconds, nanos, out _);
             }
 
             case FieldDurations:

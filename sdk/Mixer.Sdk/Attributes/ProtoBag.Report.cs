@@ -8,7 +8,7 @@ namespace Mixer.Sdk;
 public sealed partial class ProtoBag
 {
     /// <summary>An empty bag that a report batch fills and empties again for each set.</summary>
-    internal static ProtoBag ForReuse() => new(32, [], null);
+    internal static ProtoBag ForReuse() => new(32, null);
 
     /// <summary>The attributes, in the order they were added.</summary>
     internal ReadOnlySpan<Slot> Slots => _slots.AsSpan(0, _count);

@@ -62,7 +62,7 @@ public sealed partial class ProtoBag
             }
 
             IReadOnlyList<string> resolved = words is null && defaultWords is not null ? defaultWords : words ?? (IReadOnlyList<string>)[];
-            bag = new ProtoBag(entries, resolved, tracker);
+            bag = new ProtoBag(entries, tracker);
             return bag.Load(compressedAttributes, resolved, globalWordCount, out error);
         }
         catch (WireFormatException e)

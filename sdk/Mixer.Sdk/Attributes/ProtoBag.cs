@@ -48,11 +48,10 @@ public sealed partial class ProtoBag : IAttributeBag
     // How many attributes are named by message words: none, in a typical proxy request.
     private int _nonGlobal;
 
-    private ProtoBag(int capacity, IReadOnlyList<string> words, ReferenceTracker? tracker)
+    private ProtoBag(int capacity, ReferenceTracker? tracker)
     {
         // Pooled: a server that serves tens of thousands of checks a second hands them back (Release).
         _slots = System.Buffers.ArrayPool<Slot>.Shared.Rent(Math.Max(capacity, 1));
-        _ = words;
         Tracker = tracker;
     }
 
@@ -112,7 +111,7 @@ public sealed partial class ProtoBag : IAttributeBag
         IReadOnlyList<string> words = attributes.Words.Count == 0 && defaultWords is not null ? defaultWords : attributes.Words;
         var capacity = attributes.Strings.Count + attributes.Int64S.Count + attributes.Doubles.Count + attributes.Bools.Count
             + attributes.Timestamps.Count + attributes.Durations.Count + attributes.Bytes.Count + attributes.StringMaps.Count;
-        bag = new ProtoBag(capacity, words, tracker);
+        bag = new ProtoBag(capacity, tracker);
         var d = new Decoder(words, globalWordCount);
 
         // Each typed map in turn; a name that resolves to a word we do not know (beyond our global

@@ -41,7 +41,6 @@ internal sealed class WordList : IReadOnlyList<string>
     public void Add(string word)
     {
         Grow();
-        _at[_count] = default;
         _words[_count++] = word;
     }
 
