@@ -370,14 +370,14 @@ internal sealed partial class Dispatcher : IDispatcher
             var calls = new List<Task<string?>>(scratch.Batches.Count + (scratch.Buffers?.Count ?? 0));
             foreach (var (handler, metrics) in scratch.Batches)
             {
-                calls.Add(CallMetricBatch(handler, metrics, token).AsTask());
+                calls.Add(CallReport(handler, "metric", instances: null, metrics, token));
             }
 
             if (scratch.Buffers is { } buffers)
             {
                 foreach (var (key, instances) in buffers)
                 {
-                    calls.Add(CallReport(key.Item1, key.Item2.Name, instances, token));
+                    calls.Add(CallReport(key.Item1, key.Item2.Name, instances, batch: null, token));
                 }
             }
 
@@ -762,11 +762,8 @@ internal sealed partial class Dispatcher : IDispatcher
                 // An out-of-process adapter that is down, slow or failing: its own status and message.
                 LogHandlerFailed(_logger, handler.Name, known.Message);
                 result = new CheckResult(known.StatusCode, known.Message, TimeSpan.Zero, 0);
-                handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed: true);
-                return result;
             }
-
-            if (call.IsCanceled || e is OperationCanceledException)
+            else if (call.IsCanceled || e is OperationCanceledException)
             {
                 var reason = $"no answer within {_deadlines.Deadline.TotalMilliseconds:0} ms";
                 LogHandlerFailed(_logger, handler.Name, reason);
@@ -779,7 +776,7 @@ internal sealed partial class Dispatcher : IDispatcher
             }
         }
 
-        handler.Metrics.Record(Stopwatch.GetElapsedTime(start), result.StatusCode is StatusCodes.Internal or StatusCodes.Unavailable && !call.IsCompletedSuccessfully);
+        handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed);
         return result;
     }
 
@@ -796,39 +793,19 @@ internal sealed partial class Dispatcher : IDispatcher
         return $"{handler.Name}: {e.Message}";
     }
 
-    private async ValueTask<string?> CallMetricBatch(HandlerEntry handler, MetricBatch batch, CancellationToken token)
+    // One report action: a metric batch to a handler that takes them, else the template's instances.
+    private async Task<string?> CallReport(HandlerEntry handler, string template, List<Instance>? instances, MetricBatch? batch, CancellationToken token)
     {
         var start = Stopwatch.GetTimestamp();
         var failed = true;
         try
         {
-            await ((IMetricBatchHandler)handler.Handler).HandleMetricBatchAsync(batch, token).ConfigureAwait(false);
-
-            failed = false;
-            return null;
-        }
-        catch (Exception e)
-        {
-            return ReportFailed(handler, e, token);
-        }
-        finally
-        {
-            handler.Metrics.Record(Stopwatch.GetElapsedTime(start), failed);
-        }
-    }
-
-    private async Task<string?> CallReport(HandlerEntry handler, string template, List<Instance> instances, CancellationToken token)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var failed = true;
-        try
-        {
-            var task = handler.Handler switch
+            var task = batch is not null ? ((IMetricBatchHandler)handler.Handler).HandleMetricBatchAsync(batch, token) : handler.Handler switch
             {
-                IMetricHandler h when template == "metric" => h.HandleMetricAsync(new InstanceList<MetricInstance>(instances), token),
-                ILogEntryHandler h when template == "logentry" => h.HandleLogEntryAsync(new InstanceList<LogEntryInstance>(instances), token),
-                ITraceSpanHandler h when template == "tracespan" => h.HandleTraceSpanAsync(new InstanceList<TraceSpanInstance>(instances), token),
-                IReportNothingHandler h when template == "reportnothing" => h.HandleReportNothingAsync(new InstanceList<ReportNothingInstance>(instances), token),
+                IMetricHandler h when template == "metric" => h.HandleMetricAsync(new InstanceList<MetricInstance>(instances!), token),
+                ILogEntryHandler h when template == "logentry" => h.HandleLogEntryAsync(new InstanceList<LogEntryInstance>(instances!), token),
+                ITraceSpanHandler h when template == "tracespan" => h.HandleTraceSpanAsync(new InstanceList<TraceSpanInstance>(instances!), token),
+                IReportNothingHandler h when template == "reportnothing" => h.HandleReportNothingAsync(new InstanceList<ReportNothingInstance>(instances!), token),
                 _ => throw new InvalidOperationException($"handler does not implement the {template} template"),
             };
             await task.ConfigureAwait(false);

@@ -235,22 +235,7 @@ internal sealed class ConfigSnapshot
     /// Whether any rule, of any namespace, acts on Report. When none does, a report's sets are
     /// checked and nothing else: no rule would read them.
     /// </summary>
-    public bool HasReportRules
-    {
-        get
-        {
-            // Worked out once per snapshot; a race only computes the same answer twice.
-            if (_hasReportRules == 0)
-            {
-                var any = GlobalRules.Any(r => r.ForReport) || NamespaceRules.Values.Any(rules => rules.Any(r => r.ForReport));
-                _hasReportRules = any ? 2 : 1;
-            }
-
-            return _hasReportRules == 2;
-        }
-    }
-
-    private int _hasReportRules;
+    public required bool HasReportRules { get; init; }
 
     /// <summary>The resources this snapshot was built from (the last good version of each).</summary>
     public required IReadOnlyDictionary<ResourceKey, ConfigResource> Resources { get; init; }

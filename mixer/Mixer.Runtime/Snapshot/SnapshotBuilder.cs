@@ -202,6 +202,7 @@ internal sealed partial class SnapshotBuilder(
             Instances = instances,
             GlobalRules = global,
             NamespaceRules = byNamespace.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<RuleEntry>)kv.Value, StringComparer.Ordinal),
+            HasReportRules = global.Any(r => r.ForReport) || byNamespace.Values.Any(rules => rules.Any(r => r.ForReport)),
             Resources = used,
             Errors = errors,
         };
