@@ -55,7 +55,7 @@ public sealed partial class ScriptAdapter : IAdapter
 
         if (p.Timeout <= TimeSpan.Zero || p.Timeout > MaxTimeout)
         {
-            problems.Add(new ConfigProblem("timeout", $"must be more than 0 and at most 10s (default 100ms), not {GoDurationText(p.Timeout)}"));
+            problems.Add(new ConfigProblem("timeout", $"must be more than 0 and at most 10s (default 100ms), not {Mixer.Sdk.GoDuration.Format(p.Timeout)}"));
         }
 
         if (p.ValidDuration < TimeSpan.Zero)
@@ -167,7 +167,6 @@ public sealed partial class ScriptAdapter : IAdapter
     private static string Reason(ScriptDiagnostic d) =>
         d.Line > 0 ? $"script line {d.Line}, column {d.Column}: {d.Message}" : d.Message;
 
-    private static string GoDurationText(TimeSpan t) => Mixer.Sdk.GoDuration.Format(t.Ticks * 100);
 
     [GeneratedRegex("^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
     private static partial Regex MetricName();

@@ -53,7 +53,7 @@ internal sealed class HandlerCache : IAsyncDisposable
         _log = loggers.CreateLogger("Mixer.Sdk.OutOfProcess.AdapterHost");
         _time = options.Time;
         var settings = new Dictionary<string, string>(options.Settings, StringComparer.Ordinal);
-        settings.TryAdd(HostSettings.ShutdownTimeout, GoDuration.Format(options.ShutdownTimeout.Ticks * 100));
+        settings.TryAdd(HostSettings.ShutdownTimeout, GoDuration.Format(options.ShutdownTimeout));
         _settings = settings;
         var period = options.IdleHandlerTimeout / 4;
         period = period < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : period > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1) : period;

@@ -44,18 +44,18 @@ public sealed class ListCheckerAdapter : Adapter<ListCheckerParams>
 
             if (p.RefreshInterval < TimeSpan.FromSeconds(1))
             {
-                problems.Add(new ConfigProblem("refreshInterval", $"refresh interval must be at least 1 second, it is {Go(p.RefreshInterval)}"));
+                problems.Add(new ConfigProblem("refreshInterval", $"refresh interval must be at least 1 second, it is {GoDuration.Format(p.RefreshInterval)}"));
             }
 
             if (p.Ttl < p.RefreshInterval)
             {
-                problems.Add(new ConfigProblem("ttl", $"ttl must be >= refreshInterval, ttl is {Go(p.Ttl)} and refreshInterval is {Go(p.RefreshInterval)}"));
+                problems.Add(new ConfigProblem("ttl", $"ttl must be >= refreshInterval, ttl is {GoDuration.Format(p.Ttl)} and refreshInterval is {GoDuration.Format(p.RefreshInterval)}"));
             }
         }
 
         if (p.CachingInterval < TimeSpan.Zero)
         {
-            problems.Add(new ConfigProblem("cachingInterval", $"caching interval must be >= 0, it is {Go(p.CachingInterval)}"));
+            problems.Add(new ConfigProblem("cachingInterval", $"caching interval must be >= 0, it is {GoDuration.Format(p.CachingInterval)}"));
         }
 
         if (p.CachingUseCount < 0)
@@ -82,7 +82,6 @@ public sealed class ListCheckerAdapter : Adapter<ListCheckerParams>
         return handler;
     }
 
-    private static string Go(TimeSpan t) => GoDuration.Format(t.Ticks * 100);
 }
 
 /// <summary>How list entries are compared (Istio's ListEntryType).</summary>

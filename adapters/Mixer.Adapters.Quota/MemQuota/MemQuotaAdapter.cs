@@ -23,7 +23,7 @@ public sealed class MemQuotaAdapter : Adapter<MemQuotaParams>
     {
         if (p.MinDeduplicationDuration <= TimeSpan.Zero)
         {
-            problems.Add(new ConfigProblem("minDeduplicationDuration", $"deduplication window of {Mixer.Sdk.GoDuration.Format(p.MinDeduplicationDuration.Ticks * 100)} is invalid, must be > 0"));
+            problems.Add(new ConfigProblem("minDeduplicationDuration", $"deduplication window of {Mixer.Sdk.GoDuration.Format(p.MinDeduplicationDuration)} is invalid, must be > 0"));
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);

@@ -68,7 +68,7 @@ public sealed class RedisQuotaAdapter : Adapter<RedisQuotaParams>
                 }
                 else if (q.ValidDuration > TimeSpan.Zero && q.ValidDuration <= q.BucketDuration)
                 {
-                    problems.Add(new ConfigProblem($"{at}.validDuration", $"{Go(q.ValidDuration)} must be longer than bucketDuration {Go(q.BucketDuration)} for ROLLING_WINDOW"));
+                    problems.Add(new ConfigProblem($"{at}.validDuration", $"{GoDuration.Format(q.ValidDuration)} must be longer than bucketDuration {GoDuration.Format(q.BucketDuration)} for ROLLING_WINDOW"));
                 }
             }
 
@@ -169,7 +169,6 @@ public sealed class RedisQuotaAdapter : Adapter<RedisQuotaParams>
             && port is > 0 and < 65536;
     }
 
-    private static string Go(TimeSpan t) => GoDuration.Format(t.Ticks * 100);
 }
 
 /// <summary>Istio's QuotaAlgorithm.</summary>

@@ -108,7 +108,7 @@ internal static partial class MixsHost
     private static Dictionary<string, string> AdapterSettings(ServerArgs args) => new(StringComparer.Ordinal)
     {
         [Adapters.Prometheus.PrometheusAdapter.PortSetting] = args.PrometheusAdapterPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        [Sdk.Adapters.HostSettings.ShutdownTimeout] = Sdk.GoDuration.Format(args.ShutdownTimeout.Ticks * 100),
+        [Sdk.Adapters.HostSettings.ShutdownTimeout] = Sdk.GoDuration.Format(args.ShutdownTimeout),
     };
 
     private static WebApplication BuildApi(ServerArgs args, IDispatcher dispatcher)

@@ -189,7 +189,7 @@ public sealed class GoDurationJsonConverter : JsonConverter<TimeSpan>
     public override void Write(Utf8JsonWriter writer, TimeSpan value, JsonSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteStringValue(GoDuration.Format(value.Ticks * 100));
+        writer.WriteStringValue(GoDuration.Format(value));
     }
 }
 

@@ -144,6 +144,9 @@ public static class GoDuration
     public static long Parse(string text) =>
         TryParse(text, out var ns) ? ns : throw new FormatException($"'{text}' is not a duration (examples: 10ms, 1.5s, 2h45m)");
 
+    /// <summary>Formats <paramref name="duration"/> like Go's <c>Duration.String()</c> (see <see cref="Format(long)"/>).</summary>
+    public static string Format(TimeSpan duration) => Format(duration.Ticks * 100);
+
     /// <summary>Formats like Go's <c>Duration.String()</c>: <c>1h2m3.5s</c>, <c>1.5ms</c>, <c>0s</c>.</summary>
     public static string Format(long nanoseconds)
     {

@@ -29,12 +29,12 @@ public sealed class AuditAdapter : Adapter<AuditParams>
 
         if (p.RefreshInterval < TimeSpan.FromMilliseconds(100))
         {
-            problems.Add(new ConfigProblem("refreshInterval", $"must be at least 100ms, it is {Go(p.RefreshInterval)}"));
+            problems.Add(new ConfigProblem("refreshInterval", $"must be at least 100ms, it is {GoDuration.Format(p.RefreshInterval)}"));
         }
 
         if (p.ValidDuration < TimeSpan.Zero)
         {
-            problems.Add(new ConfigProblem("validDuration", $"must not be negative, it is {Go(p.ValidDuration)}"));
+            problems.Add(new ConfigProblem("validDuration", $"must not be negative, it is {GoDuration.Format(p.ValidDuration)}"));
         }
 
         if (p.ValidUseCount < 0)
@@ -67,7 +67,6 @@ public sealed class AuditAdapter : Adapter<AuditParams>
         return new AuditHandler(p, blockList, context);
     }
 
-    private static string Go(TimeSpan t) => GoDuration.Format(t.Ticks * 100);
 }
 
 /// <summary>The handler's params (YAML <c>params:</c> of the handler, camelCase or snake_case).</summary>

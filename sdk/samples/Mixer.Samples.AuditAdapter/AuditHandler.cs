@@ -84,7 +84,7 @@ internal sealed partial class AuditHandler : IListEntryHandler, ILogEntryHandler
         {
             // The writer is stuck (a hung disk): what it still holds is lost, and counted.
             var left = _queue.Reader.Count;
-            Drop(left, $"not written within the {GoDuration.Format(_shutdownTimeout.Ticks * 100)} shutdown timeout");
+            Drop(left, $"not written within the {GoDuration.Format(_shutdownTimeout)} shutdown timeout");
         }
 
         await _refresher.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
