@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Elastic.Clients.Elasticsearch;
 using Elastic.Transport;
 using Mixer.Sdk.Adapters;

@@ -44,13 +44,13 @@ internal static class ScriptCompiler
         if (syntaxErrors.Count > 0)
         {
             problems.AddRange(syntaxErrors.Take(MaxProblems).Select(Describe));
-            return CompiledScript.Failed(template, hash, problems, Stopwatch.GetElapsedTime(started));
+            return CompiledScript.Failed(hash, problems, Stopwatch.GetElapsedTime(started));
         }
 
         if (!ScriptSource.HasExpectedShape(unit, out var method))
         {
             problems.Add(new ScriptDiagnostic(0, 0, "a script is a C# expression or the statements of a method body; it cannot close the method's braces, declare types or members, or use preprocessor directives"));
-            return CompiledScript.Failed(template, hash, problems, Stopwatch.GetElapsedTime(started));
+            return CompiledScript.Failed(hash, problems, Stopwatch.GetElapsedTime(started));
         }
 
         var assemblyName = "MixerScript_" + template.Name + "_" + hash;
@@ -59,14 +59,14 @@ internal static class ScriptCompiler
         if (errors.Count > 0)
         {
             problems.AddRange(errors.Take(MaxProblems).Select(Describe));
-            return CompiledScript.Failed(template, hash, problems, Stopwatch.GetElapsedTime(started));
+            return CompiledScript.Failed(hash, problems, Stopwatch.GetElapsedTime(started));
         }
 
         var model = compilation.GetSemanticModel(tree);
         problems.AddRange(ScriptPolicy.Check(model, method!.Body!, counters).Take(MaxProblems));
         if (problems.Count > 0)
         {
-            return CompiledScript.Failed(template, hash, problems, Stopwatch.GetElapsedTime(started));
+            return CompiledScript.Failed(hash, problems, Stopwatch.GetElapsedTime(started));
         }
 
         var instrumented = new BudgetRewriter(model).Visit(unit);
@@ -80,14 +80,14 @@ internal static class ScriptCompiler
             // The script bound before it was instrumented: this is our fault, not the operator's; say so.
             var first = emitted.Diagnostics.First(d => d.Severity == DiagnosticSeverity.Error);
             problems.Add(new ScriptDiagnostic(0, 0, $"the script compiled but could not be instrumented with its time budget ({first.Id}: {first.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}); please report this script"));
-            return CompiledScript.Failed(template, hash, problems, Stopwatch.GetElapsedTime(started));
+            return CompiledScript.Failed(hash, problems, Stopwatch.GetElapsedTime(started));
         }
 
         pe.Position = 0;
         var context = new ScriptLoadContext(assemblyName);
         var assembly = context.LoadFromStream(pe);
         var type = assembly.GetType(ScriptSource.Namespace + "." + ScriptSource.ClassName, throwOnError: true)!;
-        return new CompiledScript(template, hash, [], counters, type, context, Stopwatch.GetElapsedTime(started));
+        return new CompiledScript(hash, [], counters, type, context, Stopwatch.GetElapsedTime(started));
     }
 
     private static ScriptDiagnostic Describe(Diagnostic d)
@@ -138,7 +138,6 @@ internal sealed class ScriptLoadContext(string name) : AssemblyLoadContext(name,
 
 /// <summary>The outcome of compiling one script: its problems, or the type to instantiate per handler.</summary>
 internal sealed class CompiledScript(
-    ScriptTemplate template,
     string hash,
     IReadOnlyList<ScriptDiagnostic> problems,
     IReadOnlyList<(string Name, int Line)> counters,
@@ -146,8 +145,6 @@ internal sealed class CompiledScript(
     ScriptLoadContext? context,
     TimeSpan compileTime)
 {
-    public ScriptTemplate Template { get; } = template;
-
     public string Hash { get; } = hash;
 
     public IReadOnlyList<ScriptDiagnostic> Problems { get; } = problems;
@@ -165,8 +162,8 @@ internal sealed class CompiledScript(
     /// <summary>The load context, for tests that watch it being collected.</summary>
     internal WeakReference? ContextReference => _context is null ? null : new WeakReference(_context);
 
-    public static CompiledScript Failed(ScriptTemplate template, string hash, List<ScriptDiagnostic> problems, TimeSpan compileTime) =>
-        new(template, hash, problems, [], null, null, compileTime);
+    public static CompiledScript Failed(string hash, List<ScriptDiagnostic> problems, TimeSpan compileTime) =>
+        new(hash, problems, [], null, null, compileTime);
 
     /// <summary>A new instance of the script class, ready for <see cref="ScriptGlobals.Attach"/>.</summary>
     public ScriptGlobals CreateInstance() =>

@@ -16,6 +16,4 @@ internal sealed record ScriptTemplate(string Name, Type InstanceType, bool IsChe
 
     public static readonly IReadOnlyList<ScriptTemplate> All =
         [CheckNothing, ListEntry, Authorization, ApiKey, Metric, LogEntry, TraceSpan, ReportNothing];
-
-    public static ScriptTemplate? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Text.Json;
 using Mixer.Sdk.Adapters;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Mixer.Sdk.Adapters;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,5 @@
 using Mixer.Sdk.Adapters;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 
 namespace Mixer.Runtime.Config;
