@@ -209,7 +209,7 @@ public sealed class StdioTests : IDisposable
 
         // When the stuck write finally returns, the line in hand is written and nothing is lost uncounted.
         stuck.Release();
-        await Eventually.UntilAsync(() => Task.FromResult(handler.DroppedCount + handler.WrittenCount == 10), "every line written or counted as dropped");
+        await Eventually.UntilAsync(() => handler.DroppedCount + handler.WrittenCount == 10, "every line written or counted as dropped");
         Lines(stuck.Written).Length.ShouldBe((int)handler.WrittenCount);
     }
 

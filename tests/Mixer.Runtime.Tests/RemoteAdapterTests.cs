@@ -534,7 +534,7 @@ public sealed class RemoteAdapterTests : IAsyncLifetime
         _spy.SessionHeaders.ShouldBe(["session-1"]);
 
         await ReloadAsync(Adapter(sessionBased: true));
-        await Eventually.UntilAsync(() => Task.FromResult(_spy.ClosedSessions.Contains("session-1")), "the removed handler's session is closed");
+        await Eventually.UntilAsync(() => _spy.ClosedSessions.Contains("session-1"), "the removed handler's session is closed");
     }
 
     [Fact]

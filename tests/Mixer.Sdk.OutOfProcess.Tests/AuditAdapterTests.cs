@@ -1,3 +1,4 @@
+using Mixer.Testing;
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Istio.Mixer.Adapter.Model.V1beta1;
@@ -99,7 +100,7 @@ public sealed class AuditAdapterTests : IAsyncLifetime, IDisposable
         await new T.LogEntry.HandleLogEntryService.HandleLogEntryServiceClient(_host.Channel)
             .HandleLogEntryAsync(new T.LogEntry.HandleLogEntryRequest { Instances = { entry, entry }, AdapterConfig = Params() });
 
-        await Wait.Until(() => File.Exists(AuditFile) && File.ReadAllLines(AuditFile).Length == 2);
+        await Eventually.UntilAsync(() => File.Exists(AuditFile) && File.ReadAllLines(AuditFile).Length == 2, "both audit lines are written", TimeSpan.FromSeconds(5));
         var line = File.ReadAllLines(AuditFile)[0];
         line.ShouldBe("""{"time":"2026-12-01T10:00:00Z","severity":"Info","instance":"audittrail.instance.istio-system","variables":{"caller":"spiffe://cluster.local/ns/a/sa/b","code":200,"path":"/ratings"}}""");
     }
@@ -115,7 +116,7 @@ public sealed class AuditAdapterTests : IAsyncLifetime, IDisposable
         {
             await client.HandleLogEntryAsync(new T.LogEntry.HandleLogEntryRequest { Instances = { entry }, AdapterConfig = Params(""", "maxFileBytes": 4096""") });
             var written = i + 1;
-            await Wait.Until(() => Lines(AuditFile) + Lines(AuditFile + ".1") == written);
+            await Eventually.UntilAsync(() => Lines(AuditFile) + Lines(AuditFile + ".1") == written, "every audit line is written across the rotation", TimeSpan.FromSeconds(5));
         }
 
         Lines(AuditFile + ".1").ShouldBe(3, "three 1 KiB lines fit in 4 KiB, the fourth starts a new file");

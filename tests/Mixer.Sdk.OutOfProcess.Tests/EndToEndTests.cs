@@ -109,7 +109,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     {
         await ReportAsync("/ratings");
 
-        await Eventually.UntilAsync(() => Task.FromResult(RatingsLines().Length == 1), "the report reaches the audit trail");
+        await Eventually.UntilAsync(() => RatingsLines().Length == 1, "the report reaches the audit trail");
         RatingsLines()[0].ShouldBe(
             """{"time":"2026-12-01T10:00:00Z","severity":"Info","instance":"audittrail.instance.istio-system","variables":{"caller":"spiffe://cluster.local/ns/good/sa/default","code":200,"destination":"unknown","method":"GET","path":"/ratings"}}""");
     }

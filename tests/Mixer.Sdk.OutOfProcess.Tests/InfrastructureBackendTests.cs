@@ -1,3 +1,4 @@
+using Mixer.Testing;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -88,7 +89,7 @@ public sealed class InfrastructureBackendTests
         closed.Status.Code.ShouldBe(0);
         var handler = adapter.Built.Single();
         handler.Context.Instances.ShouldBe(new Dictionary<string, string> { ["caller.instance.istio-system"] = "listentry" });
-        await Wait.Until(() => handler.Disposed);
+        await Eventually.UntilAsync(() => handler.Disposed, "the handler is disposed", TimeSpan.FromSeconds(5));
         after.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
         after.Status.Detail.ShouldContain($"has no session '{session.SessionId}'");
         host.Running.SessionCount.ShouldBe(0);
@@ -145,7 +146,7 @@ public sealed class InfrastructureBackendTests
         a.SessionId.ShouldNotBe(b.SessionId);
         adapter.Built.Count.ShouldBe(1);
         disposedAfterFirst.ShouldBeFalse();
-        await Wait.Until(() => adapter.Built.Single().Disposed);
+        await Eventually.UntilAsync(() => adapter.Built.Single().Disposed, "the built handler is disposed", TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -159,14 +160,14 @@ public sealed class InfrastructureBackendTests
 
         var call = new T.ListEntry.HandleListEntryService.HandleListEntryServiceClient(host.Channel)
             .HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "bad" } }, new Metadata { { "x-mixer-session-id", session.SessionId } }).ResponseAsync;
-        await Wait.Until(() => handler.Entered == 1, "the call is in the handler");
+        await Eventually.UntilAsync(() => handler.Entered == 1, "the call is in the handler", TimeSpan.FromSeconds(5));
         await backend.CloseSessionAsync(new CloseSessionRequest { SessionId = session.SessionId });
         var disposedWhileInFlight = handler.Disposed;
         var answer = await call;
 
         disposedWhileInFlight.ShouldBeFalse();
         answer.Status.Code.ShouldBe(7, "the call in flight finishes on its handler");
-        await Wait.Until(() => handler.Disposed);
+        await Eventually.UntilAsync(() => handler.Disposed, "the handler is disposed", TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -258,7 +259,7 @@ public sealed class InfrastructureBackendTests
         time.Advance(TimeSpan.FromMinutes(5));
         var firstAfterFive = adapter.Built.Single().Disposed;
         time.Advance(TimeSpan.FromMinutes(6));
-        await Wait.Until(() => adapter.Built.Single().Disposed);
+        await Eventually.UntilAsync(() => adapter.Built.Single().Disposed, "the built handler is disposed", TimeSpan.FromSeconds(5));
         await list.HandleListEntryAsync(new() { Instance = new() { Name = "i", Value = "x" }, AdapterConfig = Good });
 
         firstAfterFive.ShouldBeFalse();

@@ -93,7 +93,7 @@ public sealed class RemoteAdapterMixsTests : IAsyncLifetime
 
         check.Precondition.Status.Code.ShouldBe(0, check.Precondition.Status.Message);
         _spy.Received<Wire.ListEntry.HandleListEntryRequest>().ShouldHaveSingleItem().Instance.Value.ShouldBe("productpage");
-        await Eventually.UntilAsync(() => Task.FromResult(_spy.Received<Wire.Metric.HandleMetricRequest>().Count == 1), "the report reaches the adapter");
+        await Eventually.UntilAsync(() => _spy.Received<Wire.Metric.HandleMetricRequest>().Count == 1, "the report reaches the adapter");
         var metric = _spy.Received<Wire.Metric.HandleMetricRequest>()[0].Instances.ShouldHaveSingleItem();
         metric.Value.Int64Value.ShouldBe(321);
         metric.Dimensions["path"].StringValue.ShouldBe("/upload");

@@ -3,6 +3,13 @@ namespace Mixer.Testing;
 /// <summary>Waiting for what a running server does on its own time (config reloads, background flushes).</summary>
 public static class Eventually
 {
+    /// <summary>As <see cref="UntilAsync(Func{Task{bool}}, string, TimeSpan?)"/>, for a condition that needs no awaiting.</summary>
+    public static Task UntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        return UntilAsync(() => Task.FromResult(condition()), what, timeout);
+    }
+
     /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; fails naming <paramref name="what"/> after <paramref name="timeout"/> (10 s).</summary>
     public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
