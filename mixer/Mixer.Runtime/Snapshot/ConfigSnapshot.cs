@@ -40,14 +40,14 @@ internal sealed record InstanceEntry(string Name, TemplateInfo Template, IReadOn
 }
 
 /// <summary>One action of a rule: a handler and the instances sent to it.</summary>
-internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances, ExpressionSlots? Slots = null)
+internal sealed record ActionEntry(HandlerEntry Handler, IReadOnlyList<InstanceEntry> Instances, ExpressionSlots Slots)
 {
     /// <summary>
     /// For a handler that takes metric batches: per instance (the positions of <see cref="Instances"/>),
     /// how its fields become a row, or null for an instance that is not a metric. Null when the
     /// handler takes instances only one by one.
     /// </summary>
-    public MetricRoute?[]? MetricRoutes { get; } = MetricRoute.For(Handler.Handler, Instances, Slots ?? new ExpressionSlots());
+    public MetricRoute?[]? MetricRoutes { get; } = MetricRoute.For(Handler.Handler, Instances, Slots);
 }
 
 /// <summary>

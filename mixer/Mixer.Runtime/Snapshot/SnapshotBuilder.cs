@@ -274,6 +274,10 @@ internal sealed partial class SnapshotBuilder(
         return errors;
     }
 
+    // The out-of-process adapter resources an error can point the user to: "namespace/name, …".
+    private static string AdapterResources(Dictionary<string, RemoteAdapterSpec> remoteAdapters) =>
+        string.Join(", ", remoteAdapters.Values.Select(a => a.Resource.Key.Namespace + "/" + a.Name).Order(StringComparer.Ordinal));
+
     private List<ConfigError> ReadHandler(ConfigResource res, Dictionary<string, RemoteAdapterSpec> remoteAdapters, Dictionary<string, InstanceEntry> instances, out IAdapter? adapter, out ConfigNode? paramsNode)
     {
         var errors = new List<ConfigError>();
@@ -308,7 +312,7 @@ internal sealed partial class SnapshotBuilder(
             {
                 errors.Add(new ConfigError(connection.Position, res.Key, "connection",
                     $"no adapter resource '{adapterName}' in namespace '{res.Key.Namespace}': a connection needs an out-of-process adapter (kind: adapter) of that name"
-                    + (remoteAdapters.Count > 0 ? $"; adapter resources: {string.Join(", ", remoteAdapters.Values.Select(a => a.Resource.Key.Namespace + "/" + a.Name).Order(StringComparer.Ordinal))}" : string.Empty)));
+                    + (remoteAdapters.Count > 0 ? $"; adapter resources: {AdapterResources(remoteAdapters)}" : string.Empty)));
                 adapter = null;
                 return errors;
             }
@@ -323,7 +327,7 @@ internal sealed partial class SnapshotBuilder(
             var field = res.Key.Kind == "handler" ? "adapter" : "kind";
             errors.Add(new ConfigError(res.Position, res.Key, field,
                 $"adapter '{adapterName}' is not available in this Mixer (compiled in: {string.Join(", ", adapters.Keys.Order(StringComparer.Ordinal))}; "
-                + (remoteAdapters.Count == 0 ? "no adapter resources" : $"adapter resources: {string.Join(", ", remoteAdapters.Values.Select(a => a.Resource.Key.Namespace + "/" + a.Name).Order(StringComparer.Ordinal))}") + ")"));
+                + (remoteAdapters.Count == 0 ? "no adapter resources" : $"adapter resources: {AdapterResources(remoteAdapters)}") + ")"));
             return errors;
         }
 
